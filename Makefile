@@ -1,0 +1,40 @@
+# The two commands the README gives: `make demo` (main job) and `make test` (test suite).
+# Both create the virtual environment and install everything on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export NO_MKDOCS_2_WARNING := 1
+export DISABLE_MKDOCS_2_WARNING := true
+
+.PHONY: demo test setup site serve-docs docs translations clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[docs,test]'
+	bash scripts/install-system-deps.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job: sample pipeline on the bundled digits, then the five-language site.
+demo: $(STAMP)
+	$(VENV)/bin/visionblocks sample digits data/digits
+	$(VENV)/bin/visionblocks run examples/digits-pipeline.yaml --out runs/digits
+	$(MAKE) site
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+site: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+serve-docs: $(STAMP)
+	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8001
+
+docs: $(STAMP)
+	$(VENV)/bin/visionblocks docs generate
+
+clean:
+	rm -rf site runs data .pytest_cache

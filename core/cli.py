@@ -1,0 +1,71 @@
+"""The ``visionblocks`` command line.
+
+Failures print one line — designer code, name, message, hint — and exit non-zero; the
+traceback appears only with ``--debug``. Feature areas add their own sub-commands through an
+``add_commands(subparsers)`` function listed in ``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from . import errors
+
+COMMAND_MODULES = (
+    "visionblocks.commands",
+)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visionblocks", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"visionblocks {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+        return int(result or 0)
+    except errors.ModuleError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(exc.one_line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if args.debug:
+            traceback.print_exc()
+        name = type(exc).__name__
+        print(f"Error 1000 LibraryException: {name}: {exc} Hint: run again with --debug for the traceback.",
+              file=sys.stderr)
+        return 1
+
+
+def print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

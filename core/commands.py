@@ -1,0 +1,108 @@
+"""Core sub-commands: modules, plugins, describe, run, module run, sample."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .cli import _key_value, print_json
+from .device import CHOICES as DEVICE_CHOICES
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("modules", help="list installed modules")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_modules)
+
+    p = sub.add_parser("plugins", help="list loaded plugins with their hooks and modules")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("describe", help="show a module's ports, parameters and errors")
+    p.add_argument("module")
+    p.add_argument("--lang", default="en", choices=("en", "es", "pt", "ru", "fr"))
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("run", help="run a pipeline YAML file")
+    p.add_argument("pipeline", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<pipeline name>)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
+    p.add_argument("--force", action="store_true", help="rerun every node, ignoring cached outputs")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("module", help="run one module on its own")
+    msub = p.add_subparsers(dest="module_command", required=True, metavar="ACTION")
+    r = msub.add_parser("run", help="run MODULE with inputs and parameters")
+    r.add_argument("module")
+    r.add_argument("--input", action="append", type=_key_value, default=[], metavar="PORT=PATH")
+    r.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE")
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--device", choices=DEVICE_CHOICES, default=None)
+    r.set_defaults(func=cmd_module_run)
+
+    p = sub.add_parser("sample", help="write bundled sample data")
+    p.add_argument("name", choices=("digits",))
+    p.add_argument("out", type=Path)
+    p.add_argument("--size", type=int, default=32, help="image edge in pixels (default 32)")
+    p.add_argument("--per-class", type=int, default=None, help="keep only N images per class")
+    p.add_argument("--unlabeled", action="store_true", help="one flat folder, no class sub-folders")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_modules(args) -> None:
+    from .plugin_host import get_registry
+
+    specs = list(get_registry())
+    if args.json:
+        print_json([{"id": s.id, "name": s.name, "category": s.category, "plugin": s.plugin,
+                     "version": s.version, "summary": s.summary} for s in specs])
+        return
+    width = max((len(s.id) for s in specs), default=10)
+    for s in specs:
+        print(f"{s.id:<{width}}  {s.name}  [{s.category}]  ({s.plugin})")
+
+
+def cmd_plugins(args) -> None:
+    from .plugin_host import list_plugins
+
+    plugins = list_plugins()
+    if args.json:
+        print_json(plugins)
+        return
+    for p in plugins:
+        version = f" {p['version']}" if p["version"] else ""
+        print(f"{p['name']}{version}: hooks={','.join(p['hooks'])} modules={','.join(p['modules']) or '-'}")
+
+
+def cmd_describe(args) -> None:
+    from .describe import describe_text
+    from .plugin_host import get_registry
+
+    print(describe_text(get_registry().get(args.module), args.lang))
+
+
+def cmd_run(args) -> None:
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline.load(args.pipeline)
+    out = args.out or Path("runs") / pipeline.name
+    log = pipeline.run(out, force=args.force, device=args.device)
+    for node in log["nodes"]:
+        print(f"{node['id']:<20} {node['status']:<7} {node['seconds']:>8.2f}s  {node['module']}")
+    print(f"Run folder: {out}  (log: {out / 'run_log.json'})")
+
+
+def cmd_module_run(args) -> None:
+    from .runner import run_module
+
+    result = run_module(args.module, inputs=dict(args.input), params=dict(args.param), out=args.out,
+                        device=args.device)
+    for port, path in result.outputs.items():
+        print(f"{port}: {path}")
+
+
+def cmd_sample(args) -> None:
+    from .datasets import write_digits
+
+    path = write_digits(args.out, size=args.size, per_class=args.per_class, labeled=not args.unlabeled)
+    print(f"Wrote the digits to {path}")

@@ -1,0 +1,26 @@
+"""The DataFrameDirectory format: one Parquet file plus ``_meta.yaml`` (readable by pandas)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import ports
+
+DATA_FILE = "data.parquet"
+
+
+def write_dataframe(folder: str | Path, frame: pd.DataFrame, **extra_meta) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / DATA_FILE, index=False)
+    ports.write_meta(folder, ports.DATAFRAME_DIRECTORY, data=DATA_FILE, rows=len(frame),
+                     columns=[str(c) for c in frame.columns], **extra_meta)
+    return folder
+
+
+def read_dataframe(folder: str | Path, port_label: str = "Dataset") -> pd.DataFrame:
+    folder = Path(folder)
+    meta = ports.require_type(folder, ports.DATAFRAME_DIRECTORY, port_label)
+    return pd.read_parquet(folder / meta.get("data", DATA_FILE))

@@ -1,0 +1,33 @@
+"""Which torch device to run on: ``auto`` = cuda, then mps, then cpu.
+
+The ``--device`` flag wins, then the ``VISIONBLOCKS_DEVICE`` environment variable, then auto.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEVICE_ENV = "VISIONBLOCKS_DEVICE"
+CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(requested: str | None = None):
+    import torch
+
+    choice = (requested or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
+    if choice.split(":")[0] not in CHOICES:
+        from .errors import NotInRangeValueError
+
+        raise NotInRangeValueError(f"device {choice!r} is not one of {', '.join(CHOICES)}.")
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        from .errors import FailedToCompleteOperationError
+
+        raise FailedToCompleteOperationError("device 'cuda' was asked for, but torch sees no CUDA GPU.",
+                                             hint="Use --device cpu or auto.")
+    return torch.device(choice)

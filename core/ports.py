@@ -1,0 +1,126 @@
+"""Port types and the one rule every output follows: a directory with ``_meta.yaml``.
+
+The ``type`` key of ``_meta.yaml`` says what the directory holds, so any output of one run can
+feed a later run, and a wrong connection is refused before anything runs. Outputs are written
+into a temporary sibling and renamed into place, so an interrupted run never leaves a
+half-written directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from . import errors
+
+IMAGE_DIRECTORY = "ImageDirectory"
+TRANSFORMATION_DIRECTORY = "TransformationDirectory"
+UNTRAINED_MODEL_DIRECTORY = "UntrainedModelDirectory"
+MODEL_DIRECTORY = "ModelDirectory"
+DATAFRAME_DIRECTORY = "DataFrameDirectory"
+# Raw input of Convert to Image Directory: any folder or archive file, no _meta.yaml needed.
+ANY_DIRECTORY = "AnyDirectory"
+
+PORT_TYPES = {
+    IMAGE_DIRECTORY: "Images with an image list, a schema and optional labels.",
+    TRANSFORMATION_DIRECTORY: "An ordered list of image transformations.",
+    UNTRAINED_MODEL_DIRECTORY: "A model architecture and its options, not trained yet.",
+    MODEL_DIRECTORY: "A trained model: weights, configuration and class names.",
+    DATAFRAME_DIRECTORY: "A table stored as Parquet.",
+    ANY_DIRECTORY: "A raw folder or archive (zip, tar, gz, bz2).",
+}
+
+META_FILE = "_meta.yaml"
+
+
+def compatible(source_type: str, target_type: str) -> bool:
+    """Can an output of ``source_type`` feed an input of ``target_type``?"""
+    return target_type == ANY_DIRECTORY or source_type == target_type
+
+
+def write_meta(folder: Path, type_name: str, **extra) -> None:
+    if type_name not in PORT_TYPES:
+        raise ValueError(f"unknown port type {type_name!r}")
+    meta = {"type": type_name, **extra}
+    (Path(folder) / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def read_meta(folder: Path) -> dict:
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        return {}
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise errors.FileParsingFailedError(f"{path} is not valid YAML: {exc}") from exc
+    return meta if isinstance(meta, dict) else {}
+
+
+def port_type_of(folder: Path) -> str | None:
+    return read_meta(folder).get("type")
+
+
+def require_type(folder: Path, expected: str, port_label: str, error=None) -> dict:
+    """Check that ``folder`` holds ``expected``; return its meta or raise a clear error."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise errors.NullOrEmptyError(f"Input '{port_label}': {folder} does not exist.")
+    meta = read_meta(folder)
+    found = meta.get("type")
+    if found != expected:
+        what = f"a {found}" if found else f"no {META_FILE} with a type"
+        exc = error or errors.InvalidDatasetError
+        raise exc(
+            f"Input '{port_label}' expects a {expected}, but {folder} holds {what}.",
+            hint=f"Connect the output of a module that produces a {expected}.",
+        )
+    return meta
+
+
+@contextlib.contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        # Move the old one aside first so a crash between the two renames loses nothing.
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(final)
+
+
+def directory_hash(folder: Path) -> str:
+    """A content hash of every file under ``folder`` (names and bytes), order-independent."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    if folder.is_file():
+        paths = [folder]
+        base = folder.parent
+    else:
+        paths = sorted(p for p in folder.rglob("*") if p.is_file())
+        base = folder
+    for path in paths:
+        digest.update(str(path.relative_to(base).as_posix()).encode())
+        digest.update(b"\0")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,126 @@
+"""Running one module: validate parameters and inputs, run, publish outputs atomically.
+
+This is the single path every entry point takes (CLI ``module run``, the Python API, the
+pipeline runner), so validation and error reporting are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import errors, ports
+from .params import validate_params
+from .progress import Progress
+from .spec import ModuleSpec
+
+# The designer's error for "this input is not the kind of directory I expect", by port type.
+_WRONG_TYPE_ERROR = {
+    ports.MODEL_DIRECTORY: errors.InvalidModelDirectoryError,
+    ports.UNTRAINED_MODEL_DIRECTORY: errors.InvalidModelDirectoryError,
+    ports.TRANSFORMATION_DIRECTORY: errors.InvalidTransformationDirectoryError,
+    ports.IMAGE_DIRECTORY: errors.InvalidDatasetError,
+    ports.DATAFRAME_DIRECTORY: errors.InvalidDatasetError,
+}
+
+
+@dataclass
+class RunContext:
+    """What a module's ``run`` receives.
+
+    ``inputs`` maps input port names to paths (``None`` for an unconnected optional port);
+    ``outputs`` maps output port names to empty directories to write into; ``params`` holds
+    validated values for every parameter.
+    """
+
+    spec: ModuleSpec
+    params: dict[str, Any]
+    inputs: dict[str, Path | None]
+    outputs: dict[str, Path]
+    device_request: str | None = None
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def device(self):
+        from .device import resolve_device
+
+        return resolve_device(self.device_request)
+
+
+@dataclass
+class ModuleResult:
+    module: str
+    outputs: dict[str, Path]
+    seconds: float
+
+
+def check_inputs(spec: ModuleSpec, inputs: dict[str, Any]) -> dict[str, Path | None]:
+    unknown = sorted(set(inputs) - {p.name for p in spec.inputs})
+    if unknown:
+        raise errors.NullOrEmptyError(
+            f"Module '{spec.id}' has no input port {', '.join(map(repr, unknown))}; "
+            f"its inputs are: {', '.join(p.name for p in spec.inputs) or 'none'}."
+        )
+    checked: dict[str, Path | None] = {}
+    for port in spec.inputs:
+        value = inputs.get(port.name)
+        if value is None:
+            if not port.optional:
+                raise errors.NullOrEmptyError(f"Input '{port.name}' ({port.label}) of '{spec.id}' is not connected.")
+            checked[port.name] = None
+            continue
+        path = Path(value)
+        if port.type == ports.ANY_DIRECTORY:
+            if not path.exists():
+                raise errors.NullOrEmptyError(f"Input '{port.name}' ({port.label}): {path} does not exist.")
+        else:
+            ports.require_type(path, port.type, port.label, _WRONG_TYPE_ERROR.get(port.type))
+        checked[port.name] = path
+    return checked
+
+
+def run_spec(
+    spec: ModuleSpec,
+    inputs: dict[str, Any] | None,
+    params: dict[str, Any] | None,
+    out: Path,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> ModuleResult:
+    """Run ``spec`` and publish each output port as ``out/<port name>/``.
+
+    On failure ``out/error_info.json`` records the designer's error and the exception is re-raised;
+    outputs of a failed run are never published.
+    """
+    out = Path(out)
+    start = time.perf_counter()
+    try:
+        values = validate_params(spec, params)
+        checked = check_inputs(spec, inputs or {})
+        final = {port.name: out / port.name for port in spec.outputs}
+        with contextlib.ExitStack() as stack:
+            temp = {name: stack.enter_context(ports.atomic_directory(path)) for name, path in final.items()}
+            ctx = RunContext(spec, values, checked, temp, device, progress or Progress(spec.id))
+            spec.run(ctx)
+            for port in spec.outputs:
+                found = ports.port_type_of(temp[port.name])
+                if found != port.type:
+                    raise errors.FailedToWriteOutputsError(
+                        f"module '{spec.id}' wrote {found or 'no typed output'} to '{port.name}', expected {port.type}."
+                    )
+        (out / "error_info.json").unlink(missing_ok=True)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            errors.write_error_info(out, exc)
+        raise
+    return ModuleResult(spec.id, final, time.perf_counter() - start)
+
+
+def run_module(module_id: str, inputs=None, params=None, out=".", device=None, progress=None) -> ModuleResult:
+    """Run one registered module by id (the Python API of ``visionblocks module run``)."""
+    from .plugin_host import get_registry
+
+    return run_spec(get_registry().get(module_id), inputs, params, Path(out), device, progress)

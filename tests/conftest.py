@@ -1,0 +1,44 @@
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import visionblocks.plugin_host as plugin_host
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+os.environ.setdefault("VISIONBLOCKS_QUIET", "1")
+
+
+def install_fake_dist(site: Path, module_file: Path, dist: str = "toy-plugin", ep_name: str = "toy") -> Path:
+    """Install ``module_file`` as a package with a ``visionblocks`` entry point into ``site``."""
+    site.mkdir(parents=True, exist_ok=True)
+    shutil.copy(module_file, site / module_file.name)
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[visionblocks]\n{ep_name} = {module_file.stem}\n")
+    return site
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch):
+    """The toy third-party plugin installed outside the repository, visible to this process and
+    to subprocesses (through PYTHONPATH)."""
+    site = install_fake_dist(tmp_path / "site", HERE / "plugins" / "toy_plugin.py")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    plugin_host.reset()
+    yield site
+    sys.modules.pop("toy_plugin", None)
+    plugin_host.reset()
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory):
+    """The bundled digits written once as raw class folders (16x16, 30 per class)."""
+    from visionblocks.datasets import write_digits
+
+    return write_digits(tmp_path_factory.mktemp("digits") / "raw", size=16, per_class=30)

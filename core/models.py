@@ -1,0 +1,289 @@
+"""Model architectures and the two model directory formats.
+
+UntrainedModelDirectory (output of ResNet / DenseNet)::
+
+    _meta.yaml      type: UntrainedModelDirectory
+    _config.json    {"family", "architecture", "pretrained", "weights_path",
+                     "zero_init_residual", "memory_efficient"}
+
+ModelDirectory (output of Train PyTorch Model)::
+
+    _meta.yaml          type: ModelDirectory, model_type: torch_state_dict
+    _model.pth          the state dict only, read back with ``torch.load(weights_only=True)``
+    _config.json        the untrained config plus ``num_classes`` and ``input_size`` [C, H, W]
+    _id_to_class.json   class names in class-id order
+    _transforms.json    the ``[op, args]`` list the training images were stored with, or null
+    (training also writes its metrics log and training-curve PNG here)
+
+Neither format holds pickled code: an architecture is rebuilt from its name by torchvision, so a
+model directory can come from anyone without running their code.
+
+Pretrained weights are never downloaded. They are read from the file torchvision itself would
+cache, ``<torch hub dir>/checkpoints/<torchvision file name>`` (``$TORCH_HOME/hub`` by default),
+or from an explicit weights path; when neither exists the error names the file to put where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import errors, ports
+
+RESNET_ARCHITECTURES = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+)
+DENSENET_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
+FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
+
+CONFIG_FILE = "_config.json"
+MODEL_FILE = "_model.pth"
+CLASSES_FILE = "_id_to_class.json"
+TRANSFORMS_FILE = "_transforms.json"
+MODEL_TYPE = "torch_state_dict"
+
+# The designer's "Pretrained = True" is torchvision's legacy ``pretrained=True``: IMAGENET1K_V1.
+PRETRAINED_WEIGHTS = "IMAGENET1K_V1"
+
+UNTRAINED_KEYS = ("family", "architecture", "pretrained", "weights_path", "zero_init_residual", "memory_efficient")
+
+
+def untrained_config(architecture: str, pretrained: bool = True, weights_path: str | None = None,
+                     zero_init_residual: bool = False, memory_efficient: bool = False) -> dict:
+    """The ``_config.json`` of an UntrainedModelDirectory, checked."""
+    family = family_of(architecture)
+    return {
+        "family": family,
+        "architecture": architecture,
+        "pretrained": bool(pretrained),
+        "weights_path": str(weights_path) if weights_path else None,
+        "zero_init_residual": bool(zero_init_residual) if family == "resnet" else False,
+        "memory_efficient": bool(memory_efficient) if family == "densenet" else False,
+    }
+
+
+def family_of(architecture: str) -> str:
+    for family, names in FAMILIES.items():
+        if architecture in names:
+            return family
+    known = ", ".join(n for names in FAMILIES.values() for n in names)
+    raise errors.InvalidModelDirectoryError(f"Unknown architecture {architecture!r}; known: {known}.")
+
+
+# -- pretrained weights ------------------------------------------------------------------------
+
+def pretrained_file_name(architecture: str) -> str:
+    """The file name torchvision caches ``architecture``'s ImageNet weights under."""
+    from torchvision.models import get_model_weights
+
+    return get_model_weights(architecture)[PRETRAINED_WEIGHTS].url.rsplit("/", 1)[-1]
+
+
+def pretrained_path(config: dict) -> Path:
+    """Where the pretrained weights of ``config`` are read from (whether or not they exist)."""
+    import torch
+
+    if config.get("weights_path"):
+        return Path(config["weights_path"]).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints" / pretrained_file_name(config["architecture"])
+
+
+# Old torchvision DenseNet checkpoints name layers "norm.1"; the current modules say "norm1".
+_DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+
+
+def _read_pretrained(config: dict) -> dict:
+    import torch
+
+    path = pretrained_path(config)
+    if not path.is_file():
+        arch = config["architecture"]
+        if config.get("weights_path"):
+            where = f"The weights path {path} does not exist."
+            todo = f"Put the ImageNet weights of {arch} ({pretrained_file_name(arch)}) at {path}, or fix the weights path."
+        else:
+            where = f"Pretrained weights for {arch} were not found at {path}."
+            todo = (f"Copy {pretrained_file_name(arch)} (torchvision's {arch} {PRETRAINED_WEIGHTS} weights) to "
+                    f"{path}, set the weights path parameter to where the file is, or set Pretrained to false.")
+        raise errors.CouldNotOpenFileError(f"{where} visionblocks never downloads weights.", hint=todo)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
+        raise errors.CouldNotOpenFileError(f"Pretrained weights {path} could not be read as a state dict: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if family_of(config["architecture"]) == "densenet":
+        state = {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+    return state
+
+
+# -- building ----------------------------------------------------------------------------------
+
+def build_model(config: dict, num_classes: int):
+    """A torchvision model for ``config`` with its classifier head sized to ``num_classes``.
+
+    With ``pretrained`` the ImageNet weights are loaded first (from the offline file) and the
+    1000-class head is then replaced by a freshly initialised one.
+    """
+    import torch
+    from torchvision import models as tvm
+
+    arch = config["architecture"]
+    family = config.get("family") or family_of(arch)
+    if arch not in FAMILIES.get(family, ()):
+        raise errors.InvalidModelDirectoryError(f"Architecture {arch!r} is not a {family} model.")
+    options: dict[str, Any] = {}
+    if family == "resnet":
+        options["zero_init_residual"] = bool(config.get("zero_init_residual", False))
+    else:
+        options["memory_efficient"] = bool(config.get("memory_efficient", False))
+    if num_classes < 1:
+        raise errors.InvalidDatasetError("The training data has no class.")
+    pretrained = bool(config.get("pretrained", False))
+    model = tvm.get_model(arch, weights=None, num_classes=1000 if pretrained else num_classes, **options)
+    if pretrained:
+        try:
+            model.load_state_dict(_read_pretrained(config))
+        except RuntimeError as exc:
+            raise errors.CouldNotOpenFileError(
+                f"The pretrained weights at {pretrained_path(config)} do not fit {arch}: {exc}") from exc
+        if num_classes != 1000:
+            _replace_head(model, family, num_classes, torch)
+    return model
+
+
+def _replace_head(model, family: str, num_classes: int, torch) -> None:
+    if family == "resnet":
+        model.fc = torch.nn.Linear(model.fc.in_features, num_classes)
+    else:
+        model.classifier = torch.nn.Linear(model.classifier.in_features, num_classes)
+
+
+def unwrap(model):
+    """The plain module inside DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and type(model).__name__ == "DistributedDataParallel":
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+# -- UntrainedModelDirectory -------------------------------------------------------------------
+
+def save_untrained(folder: str | Path, config: dict) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    ports.write_meta(folder, ports.UNTRAINED_MODEL_DIRECTORY, model_config=CONFIG_FILE,
+                     architecture=config["architecture"])
+
+
+def load_untrained(folder: str | Path) -> dict:
+    """The checked config of an UntrainedModelDirectory, or InvalidModelDirectory (0159)."""
+    folder = Path(folder)
+    ports.require_type(folder, ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model", errors.InvalidModelDirectoryError)
+    config = _read_json(folder / CONFIG_FILE, folder)
+    if not isinstance(config, dict) or "architecture" not in config:
+        raise errors.InvalidModelDirectoryError(
+            f"{folder / CONFIG_FILE} does not name an architecture; it is not a PyTorch model made by ResNet or DenseNet.")
+    return untrained_config(config["architecture"], config.get("pretrained", False), config.get("weights_path"),
+                            config.get("zero_init_residual", False), config.get("memory_efficient", False))
+
+
+# -- ModelDirectory ----------------------------------------------------------------------------
+
+@dataclass
+class TrainedModel:
+    """A loaded ModelDirectory: the model in eval mode, its class names and stored transform."""
+
+    model: Any
+    classes: list[str]
+    transform: list | None
+    config: dict
+
+
+def save_trained(folder: str | Path, model, config: dict, classes: list[str], transform: list | None) -> None:
+    """Write ``model`` as a ModelDirectory into ``folder`` (state dict + JSON, no pickled code).
+
+    ``config`` is the untrained config, plus ``input_size`` [C, H, W] when known; ``num_classes``
+    is taken from ``classes``.
+    """
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in unwrap(model).state_dict().items()}
+    torch.save(state, folder / MODEL_FILE)
+    full = {**{k: config.get(k) for k in UNTRAINED_KEYS}, "num_classes": len(classes),
+            "input_size": list(config["input_size"]) if config.get("input_size") else None}
+    (folder / CONFIG_FILE).write_text(json.dumps(full, indent=2), encoding="utf-8")
+    (folder / CLASSES_FILE).write_text(json.dumps(list(classes), indent=2, ensure_ascii=False), encoding="utf-8")
+    (folder / TRANSFORMS_FILE).write_text(json.dumps(transform, indent=2), encoding="utf-8")
+    ports.write_meta(folder, ports.MODEL_DIRECTORY, model_type=MODEL_TYPE, model=MODEL_FILE, config=CONFIG_FILE,
+                     id_to_class=CLASSES_FILE, transforms=TRANSFORMS_FILE, architecture=config["architecture"])
+
+
+def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
+    """Load a ModelDirectory; anything else (or a broken one) is InvalidModelDirectory (0159)."""
+    import torch
+
+    folder = Path(folder)
+    meta = ports.require_type(folder, ports.MODEL_DIRECTORY, "Trained model", errors.InvalidModelDirectoryError)
+    model_type = meta.get("model_type")
+    if model_type != MODEL_TYPE:
+        raise errors.InvalidModelDirectoryError(
+            f"{folder} holds a model of type {model_type or 'unknown'}, not a PyTorch state dict; "
+            "legacy pickled models are not loaded.",
+            hint="Score classic models with Score Model; train image models with Train PyTorch Model.")
+    config = _read_json(folder / CONFIG_FILE, folder)
+    classes = _read_classes(folder)
+    transform = _read_json(folder / TRANSFORMS_FILE, folder) if (folder / TRANSFORMS_FILE).is_file() else None
+    if not isinstance(config, dict) or "architecture" not in config:
+        raise errors.InvalidModelDirectoryError(f"{folder / CONFIG_FILE} does not name an architecture.")
+    if transform is not None and not isinstance(transform, list):
+        raise errors.InvalidModelDirectoryError(f"{folder / TRANSFORMS_FILE} is not a list of [op, args] pairs.")
+    model_path = folder / meta.get("model", MODEL_FILE)
+    try:
+        state = torch.load(model_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickled code, truncation, missing file: all 0159
+        raise errors.InvalidModelDirectoryError(
+            f"{model_path} could not be loaded as a state dict (pickled code is never loaded): {exc}") from exc
+    if not isinstance(state, dict):
+        raise errors.InvalidModelDirectoryError(f"{model_path} does not hold a state dict.")
+    try:
+        model = build_model({**config, "pretrained": False}, len(classes))
+        model.load_state_dict(state)
+    except errors.ModuleError as exc:
+        raise errors.InvalidModelDirectoryError(f"{folder}: {exc.message}") from exc
+    except RuntimeError as exc:
+        raise errors.InvalidModelDirectoryError(
+            f"The weights in {model_path} do not fit {config['architecture']} with {len(classes)} classes: {exc}") from exc
+    model.to(device).eval()
+    return TrainedModel(model, classes, transform, config)
+
+
+def _read_classes(folder: Path) -> list[str]:
+    raw = _read_json(folder / CLASSES_FILE, folder)
+    if isinstance(raw, dict):  # {id: name}, as the designer's prototypes wrote it
+        try:
+            return [str(raw[k]) for k in sorted(raw, key=int)]
+        except ValueError as exc:
+            raise errors.InvalidModelDirectoryError(f"{folder / CLASSES_FILE} has a non-integer class id.") from exc
+    if isinstance(raw, list) and raw:
+        return [str(c) for c in raw]
+    raise errors.InvalidModelDirectoryError(f"{folder / CLASSES_FILE} holds no class names.")
+
+
+def _read_json(path: Path, folder: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise errors.InvalidModelDirectoryError(f"{folder} has no {path.name}.") from exc
+    except (OSError, ValueError) as exc:
+        raise errors.InvalidModelDirectoryError(f"{path} is not valid JSON: {exc}") from exc

@@ -3,7 +3,8 @@
 On disk (designer-spec §1.1)::
 
     _meta.yaml      type: ImageDirectory, image_list, schema, labeled, count, and optionally
-                    transform (a _transforms.json applied when images are loaded) + transform_mode
+                    transform (a _transforms.json applied when images are loaded), transform_mode
+                    and materialized (how many leading ops are already baked into the files)
     images.lst      one JSON object per line: {"image_info": {"file_name", "width", "height",
                     "mode"}, "id": <int>, "category": <label or absent>}
     _schema.json    columns and, when labeled, categories [{"id", "name"}] in class-id order
@@ -58,6 +59,10 @@ class ImageDirectory:
     transform: list | None = None  # ordered [op, args] pairs applied on load
     transform_mode: str | None = None  # "training" or "inference"
     meta: dict = field(default_factory=dict)
+    # How many leading (deterministic) ops of ``transform`` are already baked into the image files;
+    # loading applies only the rest. ``transform`` itself stays the whole list, so a model trained
+    # on this directory can apply all of it to raw images at scoring time.
+    materialized: int = 0
 
     @property
     def labeled(self) -> bool:
@@ -94,12 +99,14 @@ class ImageDirectory:
         transform = None
         if meta.get("transform"):
             transform = json.loads((root / meta["transform"]).read_text(encoding="utf-8"))
-        return cls(root, entries, classes, transform, meta.get("transform_mode"), meta)
+        return cls(root, entries, classes, transform, meta.get("transform_mode"), meta,
+                   int(meta.get("materialized", 0) or 0))
 
     # -- writing -------------------------------------------------------------------------
     @staticmethod
     def write(root: str | Path, entries: Iterable[ImageEntry], classes: list[str] | None,
-              transform: list | None = None, transform_mode: str | None = None, **extra_meta) -> "ImageDirectory":
+              transform: list | None = None, transform_mode: str | None = None, materialized: int = 0,
+              **extra_meta) -> "ImageDirectory":
         """Write the list, schema and meta for images already placed under ``root``."""
         root = Path(root)
         entries = list(entries)
@@ -119,7 +126,8 @@ class ImageDirectory:
         meta = {"image_list": IMAGE_LIST, "schema": SCHEMA, "labeled": classes is not None, "count": len(entries)}
         if transform is not None:
             (root / TRANSFORMS).write_text(json.dumps(transform, indent=2), encoding="utf-8")
-            meta.update(transform=TRANSFORMS, transform_mode=transform_mode)
+            meta.update(transform=TRANSFORMS, transform_mode=transform_mode, materialized=materialized)
         meta.update(extra_meta)
         ports.write_meta(root, ports.IMAGE_DIRECTORY, **meta)
-        return ImageDirectory(root, entries, classes, transform, transform_mode, {"type": ports.IMAGE_DIRECTORY, **meta})
+        return ImageDirectory(root, entries, classes, transform, transform_mode,
+                              {"type": ports.IMAGE_DIRECTORY, **meta}, materialized if transform is not None else 0)

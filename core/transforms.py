@@ -1,0 +1,221 @@
+"""Image transformations: the designer's ordered ``[op, args]`` list turned into a callable.
+
+A TransformationDirectory (designer-spec §3) stores transformations as JSON, for example::
+
+    [["Resize", 256], ["CenterCrop", 224], ["RandomHorizontalFlip", {}],
+     ["ToTensor", {}], ["Normalize", {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}]]
+
+``args`` is a single value (one positional argument), a list (positional arguments) or a dict
+(keyword arguments; ``{}`` means torchvision's defaults). :func:`build_transform` turns such a
+list into one callable that takes an RGB PIL image and returns a float32 ``C×H×W`` tensor.
+Training, scoring and the web service all build their transform here, so an image goes through
+the same steps everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+from . import errors, ports
+
+TRAINING = "training"
+INFERENCE = "inference"
+MODES = (TRAINING, INFERENCE)
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+TRANSFORMS_FILE = "_transforms.json"
+TRANSFORM_TYPE = "Image"
+
+# Augmentations that Apply Image Transformation drops "For inference" (designer-spec §4), plus
+# ColorJitter: the designer writes ``["ColorJitter", {}]``, which changes nothing, so keeping it
+# at inference was harmless there; visionblocks' Color jitter really jitters, so it is dropped too.
+RANDOM_OPS = frozenset({
+    "RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
+    "RandomAffine", "RandomGrayscale", "RandomPerspective", "RandomErasing", "ColorJitter",
+})
+
+# Ops that only accept tensors: a ToTensor is put in front of them when the list has none.
+TENSOR_ONLY_OPS = frozenset({"Normalize", "RandomErasing"})
+
+# Ops the designer's serialized form allows but that return several images per input (for
+# test-time augmentation); a classification loader needs exactly one C×H×W tensor per image.
+MULTI_IMAGE_OPS = frozenset({"FiveCrop", "TenCrop"})
+
+
+class ToFloatTensor:
+    """PIL image (or uint8 tensor) → float32 C×H×W tensor in [0, 1]: torchvision's ToTensor,
+    without its deprecation warning and with one copy fewer."""
+
+    def __call__(self, image):
+        if isinstance(image, torch.Tensor):
+            return image.float().div_(255) if image.dtype == torch.uint8 else image.float()
+        tensor = v2.functional.pil_to_tensor(image)
+        return tensor.float().div_(255)
+
+    def __repr__(self) -> str:
+        return "ToTensor()"
+
+
+class ToPIL:
+    def __call__(self, image):
+        return image if isinstance(image, Image.Image) else v2.functional.to_pil_image(image)
+
+    def __repr__(self) -> str:
+        return "ToPILImage()"
+
+
+# Op name → factory. torchvision's v2 classes accept PIL images and tensors alike, and on PIL
+# images they call the same PIL functions as the classic transforms.
+_FACTORIES: dict[str, Callable[..., Any]] = {
+    "ToTensor": ToFloatTensor,
+    "ToPILImage": ToPIL,
+    "Normalize": v2.Normalize,
+    "Resize": v2.Resize,
+    "CenterCrop": v2.CenterCrop,
+    "Pad": v2.Pad,
+    "RandomCrop": v2.RandomCrop,
+    "RandomHorizontalFlip": v2.RandomHorizontalFlip,
+    "RandomVerticalFlip": v2.RandomVerticalFlip,
+    "RandomResizedCrop": v2.RandomResizedCrop,
+    "ColorJitter": v2.ColorJitter,
+    "RandomRotation": v2.RandomRotation,
+    "RandomAffine": v2.RandomAffine,
+    "Grayscale": v2.Grayscale,
+    "RandomGrayscale": v2.RandomGrayscale,
+    "RandomPerspective": v2.RandomPerspective,
+    "RandomErasing": v2.RandomErasing,
+}
+KNOWN_OPS = frozenset(_FACTORIES) | MULTI_IMAGE_OPS
+
+
+def _invalid(reason: str) -> errors.ModuleError:
+    return errors.InvalidTransformationDirectoryError(
+        f'TransformationDirectory "Input image transformation" is invalid. Reason: {reason}.',
+        hint="Create the transformation with Init Image Transformation.",
+    )
+
+
+def normalize_ops(ops: Iterable) -> list[list]:
+    """Check the shape of an ``[op, args]`` list and return it as plain lists (JSON form)."""
+    if not isinstance(ops, (list, tuple)):
+        raise _invalid(f"expected a list of [op, args] pairs, got {type(ops).__name__}")
+    checked = []
+    for position, item in enumerate(ops):
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str):
+            raise _invalid(f"item {position} is {item!r}, not an [op, args] pair")
+        name, args = item
+        if name not in KNOWN_OPS:
+            raise _invalid(f"unknown operation {name!r} at position {position}; known: {', '.join(sorted(KNOWN_OPS))}")
+        if name in MULTI_IMAGE_OPS:
+            raise _invalid(f"{name} returns several images per input, which image classification cannot load")
+        checked.append([name, list(args) if isinstance(args, tuple) else args])
+    return checked
+
+
+def for_mode(ops: Iterable, mode: str) -> list[list]:
+    """The ops that run in ``mode``: everything for training, no random op for inference."""
+    if mode not in MODES:
+        raise errors.NotInRangeValueError(f"transform mode {mode!r} is not one of: {', '.join(MODES)}.")
+    ops = normalize_ops(ops)
+    return ops if mode == TRAINING else [op for op in ops if op[0] not in RANDOM_OPS]
+
+
+def with_to_tensor(ops: list[list]) -> list[list]:
+    """Insert ToTensor before the first tensor-only op, or append it, when the ops leave a PIL image."""
+    result, on_tensor = [], False
+    for name, args in ops:
+        if name in TENSOR_ONLY_OPS and not on_tensor:
+            result.append(["ToTensor", {}])
+            on_tensor = True
+        elif name == "ToTensor" and on_tensor:
+            continue  # already a tensor: a second ToTensor would fail on it
+        result.append([name, args])
+        if name == "ToTensor":
+            on_tensor = True
+        elif name == "ToPILImage":
+            on_tensor = False
+    if not on_tensor:
+        result.append(["ToTensor", {}])
+    return result
+
+
+def make_op(name: str, args: Any):
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise _invalid(f"unknown operation {name!r}")
+    try:
+        if isinstance(args, dict):
+            return factory(**args)
+        if isinstance(args, list):
+            return factory(*args)
+        return factory(args)
+    except (TypeError, ValueError) as exc:
+        raise _invalid(f"{name} does not accept arguments {json.dumps(args)}: {exc}") from exc
+
+
+class Transform:
+    """An RGB PIL image → float32 C×H×W tensor, through the listed ops (random ones drawn per call)."""
+
+    def __init__(self, ops: list[list]):
+        self.ops = ops
+        self._steps = [make_op(name, args) for name, args in ops]
+
+    def __call__(self, image) -> torch.Tensor:
+        for step in self._steps:
+            image = step(image)
+        # v2 ops return torchvision's tv_tensors.Image; callers get a plain tensor.
+        return image.as_subclass(torch.Tensor) if type(image) is not torch.Tensor else image
+
+    def __repr__(self) -> str:
+        lines = ",\n".join(f"    {step!r}" for step in self._steps)
+        return f"Transform(\n{lines}\n)"
+
+
+def build_transform(ops: Iterable, mode: str = INFERENCE) -> Transform:
+    """The callable for ``ops`` in ``mode`` ("training" or "inference").
+
+    Inference drops :data:`RANDOM_OPS`. A ToTensor is added where the ops leave a PIL image
+    (before Normalize and RandomErasing, or at the end). Unknown ops or arguments torchvision
+    refuses raise InvalidTransformationDirectory (0158).
+    """
+    return Transform(with_to_tensor(for_mode(ops, mode)))
+
+
+# -- TransformationDirectory on disk ---------------------------------------------------------------
+def write_transformation_directory(folder: str | Path, ops: Iterable) -> list[list]:
+    """Write ``ops`` as a TransformationDirectory (``_meta.yaml`` + readable ``_transforms.json``)."""
+    folder = Path(folder)
+    ops = normalize_ops(ops)
+    for name, args in ops:
+        make_op(name, args)  # refuse arguments torchvision would refuse later, now
+    (folder / TRANSFORMS_FILE).write_text(json.dumps(ops, indent=2) + "\n", encoding="utf-8")
+    ports.write_meta(folder, ports.TRANSFORMATION_DIRECTORY, transform_type=TRANSFORM_TYPE,
+                     transforms=TRANSFORMS_FILE)
+    return ops
+
+
+def read_transformation_directory(folder: str | Path) -> list[list]:
+    """The ``[op, args]`` list of a TransformationDirectory made by Init Image Transformation."""
+    folder = Path(folder)
+    meta = ports.require_type(folder, ports.TRANSFORMATION_DIRECTORY, "Input image transformation",
+                              errors.InvalidTransformationDirectoryError)
+    if meta.get("transform_type") != TRANSFORM_TYPE:
+        raise _invalid(f"transform_type is {meta.get('transform_type')!r}, not {TRANSFORM_TYPE!r} "
+                       "(non-image transformations belong to Apply Transformation)")
+    path = folder / str(meta.get("transforms", TRANSFORMS_FILE))
+    try:
+        ops = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _invalid(f"{path.name} cannot be read as JSON: {exc}") from exc
+    ops = normalize_ops(ops)
+    for name, args in ops:
+        make_op(name, args)
+    return ops

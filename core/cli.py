@@ -18,6 +18,7 @@ from . import errors
 
 COMMAND_MODULES = (
     "visionblocks.commands",
+    "visionblocks.docs_commands",
 )
 
 

@@ -42,6 +42,36 @@ def module_messages(spec: ModuleSpec) -> Iterator[tuple[str, str]]:
         yield f"{p}.result.{column}", text
     for i, note in enumerate(spec.notes, 1):
         yield f"{p}.note.{i}", note
+    for i, (title, body) in enumerate(spec.sections, 1):
+        yield f"{p}.section.{i}.title", title
+        yield f"{p}.section.{i}.body", body
+
+
+def ui_messages() -> Iterator[tuple[str, str]]:
+    """The fixed phrases of the generated pages and of ``describe`` (context ``ui.<key>``)."""
+    from .ui_text import UI_TEXT
+
+    for key, text in UI_TEXT.items():
+        yield f"ui.{key}", text
+
+
+def error_context(cls) -> str:
+    """``error.<name in visionblocks.errors>``, e.g. ``error.NotLabeledDatasetError``.
+
+    The attribute name, not the class name: PipelineError is a FailedToCompleteOperationError
+    class with its own message."""
+    from . import errors
+
+    name = next((attr for attr, value in vars(errors).items() if value is cls), cls.__name__)
+    return f"error.{name}"
+
+
+def error_messages() -> Iterator[tuple[str, str]]:
+    """The designer's default message of every error class."""
+    from .errors import all_errors
+
+    for cls in all_errors():
+        yield error_context(cls), cls.default_message
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,3 +110,14 @@ class Translator:
 
     def is_complete(self, spec: ModuleSpec) -> bool:
         return all(self.lookup(ctx, text) is not None for ctx, text in module_messages(spec))
+
+    def ui(self, key: str, **fields) -> str:
+        """A fixed phrase (``ui_text.UI_TEXT[key]``) in this language, ``{fields}`` filled in."""
+        from .ui_text import UI_TEXT
+
+        text = self(f"ui.{key}", UI_TEXT[key])
+        return text.format(**fields) if fields else text
+
+    def error_message(self, cls) -> str:
+        """The default message of error class ``cls`` in this language."""
+        return self(error_context(cls), cls.default_message)

@@ -87,7 +87,10 @@ class ModuleSpec:
     directory under ``ctx.outputs[name]``. ``errors`` lists the error classes the module raises
     (shown on its docs page). ``examples`` are Markdown snippets with ```` ```python ```` doctest
     blocks, byte-identical in every language. ``notes`` says where visionblocks goes further than
-    the designer.
+    the designer. ``sections`` are extra (title, body) pairs that the docs page shows after the
+    results, for topics only one module needs (Score Image Model: evaluating the scores,
+    publishing as a web service); bodies may hold paragraphs (blank line between them), inline
+    `code` and Markdown links such as ``[Evaluate Model](evaluate-model.md)``.
     """
 
     id: str
@@ -106,6 +109,7 @@ class ModuleSpec:
     related: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()
     plugin: str = ""  # filled in by the registry: which plugin registered it
 
     def __post_init__(self):

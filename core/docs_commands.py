@@ -1,0 +1,81 @@
+"""``visionblocks docs``: generate the module reference pages and extract the translation catalogs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("docs", help="generate the module reference pages and the translation catalogs")
+    dsub = p.add_subparsers(dest="docs_command", required=True, metavar="ACTION")
+
+    g = dsub.add_parser("generate", help="write docs/modules/<id>[.<lang>].md and the module indexes")
+    g.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a page is missing, stale or left over")
+    g.add_argument("--out", type=Path, default=None, help="folder to write into (default: docs/modules)")
+    g.set_defaults(func=cmd_generate)
+
+    e = dsub.add_parser("extract", help="write translations/visionblocks.pot and update the es, pt, ru, fr catalogs")
+    e.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when the template or a catalog is out of date")
+    e.add_argument("--plugin", default=None,
+                   help="extract only this third-party plugin's modules (a template for its own catalogs)")
+    e.add_argument("--out", type=Path, default=None, help="folder of the catalogs (default: translations/)")
+    e.set_defaults(func=cmd_extract)
+
+
+def cmd_generate(args) -> int:
+    from . import docs_gen
+
+    folder = args.out or docs_gen.MODULES_DIR
+    pages = docs_gen.render_pages(docs_gen.registered_specs())
+    if args.check:
+        problems = docs_gen.compare(pages, folder)
+        for diff in problems:
+            print(f"{diff.problem}: {folder / diff.name}", file=sys.stderr)
+        if problems:
+            print("The module pages are out of date; run `visionblocks docs generate`.", file=sys.stderr)
+            return 1
+        print(f"{len(pages)} module pages are up to date in {folder}")
+        return 0
+    changes = docs_gen.write_pages(pages, folder)
+    for diff in changes:
+        print(f"{'removed' if diff.problem == 'extra' else 'wrote'} {folder / diff.name}")
+    print(f"{len(pages)} pages in {folder}, {len(changes)} changed")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from . import catalog
+    from .plugin_host import get_registry
+
+    if args.plugin:
+        specs = [s for s in get_registry() if s.plugin == args.plugin]
+        if not specs:
+            plugins = sorted({s.plugin for s in get_registry()})
+            print(f"No module is registered by plugin {args.plugin!r}; plugins with modules: {', '.join(plugins)}",
+                  file=sys.stderr)
+            return 2
+        if args.out is None:
+            print("--plugin needs --out: the folder of that plugin's catalogs", file=sys.stderr)
+            return 2
+        messages, use_glossary = catalog.collect(specs, include_shared=False), False
+    else:
+        messages, use_glossary = catalog.collect(catalog.builtin_specs()), True
+    folder = args.out or catalog.TRANSLATIONS
+    rendered = catalog.render_catalogs(messages, folder, use_glossary=use_glossary)
+    if args.check:
+        stale = catalog.out_of_date(rendered)
+        for path in stale:
+            print(f"out of date: {path}", file=sys.stderr)
+        if stale:
+            print("Run `visionblocks docs extract` to update the catalogs.", file=sys.stderr)
+            return 1
+        print(f"{len(messages)} messages; the template and catalogs in {folder} are up to date")
+        return 0
+    changed = catalog.write_changed(rendered)
+    for path in changed:
+        print(f"wrote {path}")
+    print(f"{len(messages)} messages, {len(changed)} files changed in {folder}")
+    return 0

@@ -1,0 +1,67 @@
+"""English source of the fixed phrases on the generated module pages (and in ``describe``).
+
+They are translated through the same gettext catalogs as the module metadata, with the context
+``ui.<key>``, so ``translations/<lang>/LC_MESSAGES/visionblocks.po`` is the one place every
+translation lives. ``{name}`` fields are filled in by the generator and must stay in translations.
+"""
+
+UI_TEXT = {
+    # The line of facts under the title.
+    "meta.id": "Module id",
+    "meta.category": "Category",
+    "meta.version": "Version",
+    "meta.plugin": "Plugin",
+    # Shown on a page whose module text has no translation into the page's language.
+    "untranslated.title": "Not yet translated",
+    "untranslated.body": "The module text of this page has no translation into this language yet, so it is "
+                         "shown in English. The module comes from the plugin `{plugin}`, which can ship its own "
+                         "translation catalogs.",
+    "untranslated.badge": "in English",
+    # Section headings.
+    "section.configure": "How to configure",
+    "section.inputs": "Inputs",
+    "section.outputs": "Outputs",
+    "section.parameters": "Parameters",
+    "section.results": "Results",
+    "section.example": "Example",
+    "section.errors": "Errors",
+    "section.notes": "Notes",
+    "section.related": "Related modules",
+    # Short explanations under the headings.
+    "intro.ports": "Pipelines, the command line and the Python API refer to ports and parameters by their name.",
+    "intro.example": "This example runs as a test in every language of this site: the lines without `>>>` are "
+                     "its expected output.",
+    "intro.errors": "The module stops with one of these errors when an input or a parameter is not valid. The "
+                    "command line prints the code and the name, and `error_info.json` in the output folder "
+                    "records them.",
+    "no_inputs": "This module has no inputs.",
+    "no_outputs": "This module has no outputs.",
+    "no_parameters": "This module has no parameters.",
+    # Table headers.
+    "col.port": "Port",
+    "col.parameter": "Parameter",
+    "col.name": "Name",
+    "col.type": "Type",
+    "col.default": "Default",
+    "col.allowed": "Allowed values",
+    "col.description": "Description",
+    "col.column": "Column",
+    "col.code": "Code",
+    "col.message": "Message",
+    "col.module": "Module",
+    "col.summary": "What it does",
+    # Cell texts.
+    "optional": "optional",
+    "required": "Required.",
+    "enabled_by": "Used only when {parameter} is on.",
+    # Related modules.
+    "related.upstream": "Takes input from",
+    "related.downstream": "Sends output to",
+    "related.see_also": "See also",
+    # The module index.
+    "index.title": "Modules",
+    "index.intro": "Every module installed with visionblocks, grouped by category. Each page describes the "
+                   "module's ports, parameters, results and errors, with an example that runs as a test.",
+    # `visionblocks describe` (terminal output).
+    "describe.default": "default",
+}

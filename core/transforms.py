@@ -190,6 +190,18 @@ def make_op(name: str, args: Any):
         raise _invalid(f"{name} does not accept arguments {json.dumps(args)}: {exc}") from exc
 
 
+def _check_channels(ops: list[list], steps: list) -> None:
+    """Refuse, before any image is loaded, a Normalize whose channel count the image cannot have
+    (a one-channel Grayscale followed by a three-channel Normalize)."""
+    channels = 3
+    for (name, _), step in zip(ops, steps):
+        if name == "Grayscale":
+            channels = step.num_output_channels
+        elif name == "Normalize" and len(step.mean) not in (1, channels):
+            raise _invalid(f"Normalize has {len(step.mean)} channel values but the image has {channels} "
+                           "channel(s) at that point (Grayscale gives 1 unless num_output_channels is 3)")
+
+
 class Transform:
     """An RGB image (PIL or uint8 C×H×W tensor) → float32 C×H×W tensor, through the listed ops.
 
@@ -197,18 +209,19 @@ class Transform:
 
     def __init__(self, ops: list[list]):
         self.ops = ops
-        self._steps = [make_op(name, args) for name, args in ops]
+        self.steps = [make_op(name, args) for name, args in ops]
+        _check_channels(ops, self.steps)
 
     def __call__(self, image) -> torch.Tensor:
         if isinstance(image, Image.Image):
             image = v2.functional.pil_to_tensor(image)
-        for step in self._steps:
+        for step in self.steps:
             image = step(image)
         # v2 ops may return torchvision's tv_tensors.Image; callers get a plain tensor.
         return image.as_subclass(torch.Tensor) if type(image) is not torch.Tensor else image
 
     def __repr__(self) -> str:
-        lines = ",\n".join(f"    {step!r}" for step in self._steps)
+        lines = ",\n".join(f"    {step!r}" for step in self.steps)
         return f"Transform(\n{lines}\n)"
 
 
@@ -220,6 +233,62 @@ def build_transform(ops: Iterable, mode: str = INFERENCE) -> Transform:
     refuses raise InvalidTransformationDirectory (0158).
     """
     return Transform(with_to_tensor(for_mode(ops, mode)))
+
+
+def leading_deterministic(ops: list[list], names=frozenset({"Resize", "CenterCrop", "Pad"})) -> int:
+    """How many leading ops are deterministic size changes on uint8 images, which Apply Image
+    Transformation may bake into the stored files without changing what a loader sees."""
+    count = 0
+    for name, _ in ops:
+        if name not in names:
+            break
+        count += 1
+    return count
+
+
+# -- Init Image Transformation's options ----------------------------------------------------------
+# Color jitter strength: the designer writes ColorJitter with torchvision's defaults, which change
+# nothing; these values (torchvision's reference recipes) make the option do what its name says.
+COLOR_JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4}
+
+
+def designer_ops(options: dict) -> list[list]:
+    """The ``[op, args]`` list for Init Image Transformation's options, in the designer's order
+    (the order of its options), then ToTensor, Normalize and RandomErasing (which need tensors)."""
+    o = options
+    ops: list[list] = []
+    if o.get("resize"):
+        ops.append(["Resize", o["size"]])
+    if o.get("center_crop"):
+        ops.append(["CenterCrop", o["crop_size"]])
+    if o.get("pad"):
+        ops.append(["Pad", o["padding"]])
+    if o.get("color_jitter"):
+        ops.append(["ColorJitter", dict(COLOR_JITTER)])
+    if o.get("grayscale"):
+        ops.append(["Grayscale", {"num_output_channels": 3}])  # 3 channels: models expect RGB input
+    if o.get("random_resized_crop"):
+        ops.append(["RandomResizedCrop", o["random_size"]])
+    if o.get("random_crop"):
+        ops.append(["RandomCrop", {"size": o["random_crop_size"], "pad_if_needed": True}])
+    if o.get("random_horizontal_flip"):
+        ops.append(["RandomHorizontalFlip", {}])
+    if o.get("random_vertical_flip"):
+        ops.append(["RandomVerticalFlip", {}])
+    if o.get("random_rotation"):
+        ops.append(["RandomRotation", o["random_rotation_degrees"]])
+    if o.get("random_affine"):
+        ops.append(["RandomAffine", o["random_affine_degrees"]])
+    if o.get("random_grayscale"):
+        ops.append(["RandomGrayscale", {}])
+    if o.get("random_perspective"):
+        ops.append(["RandomPerspective", {}])
+    ops.append(["ToTensor", {}])
+    if o.get("normalize"):
+        ops.append(["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}])
+    if o.get("random_erasing"):
+        ops.append(["RandomErasing", {}])
+    return ops
 
 
 # -- TransformationDirectory on disk ---------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""Apply Image Transformation: attach a transformation to an image directory.
+
+The output directory stores the whole ``[op, args]`` list and the mode; the ops run each time an
+image is loaded (:class:`visionblocks.loading.ImageDataset`), so random augmentation is drawn
+afresh every epoch instead of being frozen into files.
+
+Deterministic leading size changes (Resize, CenterCrop, Pad) are baked into the stored files
+when that makes the images much smaller — a folder of 12-megapixel photos resized to 256 pixels
+is decoded hundreds of times faster afterwards — and the directory records how many ops are
+already applied. Small images that a transformation enlarges are stored as they are: decoding a
+small file and resizing it is faster than decoding the large result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from torchvision.io import ImageReadMode, decode_image, encode_png
+
+from . import errors
+from .imagedir import ImageDirectory, ImageEntry
+from .images import open_rgb
+from .progress import Progress
+from .transforms import MODES, Transform, leading_deterministic, normalize_ops
+
+# Bake the leading size changes in when they leave at most this share of the input's pixels.
+MATERIALIZE_BELOW = 0.25
+
+
+def pixel_ratio(entries: list[ImageEntry], steps: list) -> float | None:
+    """Output pixels / input pixels of ``steps`` over ``entries``; None when sizes are unknown."""
+    sizes: dict[tuple[int, int], int] = {}
+    before = after = 0
+    for entry in entries:
+        if not entry.width or not entry.height:
+            return None
+        key = (entry.height, entry.width)
+        if key not in sizes:
+            shape = torch.empty(3, *key, dtype=torch.uint8, device="meta")  # sizes only, no pixels
+            for step in steps:
+                shape = step(shape)
+            sizes[key] = shape.shape[-1] * shape.shape[-2]
+        before += key[0] * key[1]
+        after += sizes[key]
+    return after / before if before else None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # the same bytes without a copy, when on one disk
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _materialize(source: ImageDirectory, entry: ImageEntry, prefix: Transform, out: Path) -> ImageEntry:
+    path = source.path_of(entry)
+    try:
+        image = decode_image(str(path), mode=ImageReadMode.RGB) if source.plain else open_rgb(path)[0]
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
+    tensor = prefix(image).contiguous()
+    name = str(Path(entry.file_name).with_suffix(".png").as_posix())
+    target = out / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(encode_png(tensor, compression_level=1).numpy().tobytes())
+    return ImageEntry(entry.id, name, entry.category, tensor.shape[-1], tensor.shape[-2], entry.mode,
+                      entry.base_file_name)
+
+
+def apply_transformation(source: ImageDirectory, ops: list, mode: str, out: str | Path,
+                         materialize: bool | None = None, progress: Progress | None = None) -> ImageDirectory:
+    """Write ``source`` with ``ops`` attached (``mode``: "training" or "inference") into ``out``.
+
+    ``materialize``: bake the leading size changes into the files (True), never (False), or when
+    they shrink the images to at most :data:`MATERIALIZE_BELOW` of their pixels (None).
+    """
+    out = Path(out)
+    progress = progress or Progress("apply-image-transformation")
+    if mode not in MODES:
+        raise errors.NotInRangeValueError(f"mode {mode!r} is not one of: {', '.join(MODES)}.")
+    if source.transform is not None:
+        raise errors.InvalidDatasetError(
+            f"The image directory {source.root} already has a transformation applied.",
+            hint="Connect the image directory from before Apply Image Transformation; one directory takes one transformation.")
+    ops = normalize_ops(ops)
+    count = leading_deterministic(ops)
+    prefix = Transform(ops[:count])  # uint8 in, uint8 out: no ToTensor is added here
+    if not count:
+        materialize = False
+    elif materialize is None:
+        ratio = pixel_ratio(source.entries, prefix.steps)
+        materialize = ratio is not None and ratio <= MATERIALIZE_BELOW
+    if materialize:
+        workers = max(1, min(8, os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            entries = list(pool.map(lambda e: _materialize(source, e, prefix, out), source.entries))
+        progress.log(f"baked {', '.join(name for name, _ in ops[:count])} into {len(entries)} images")
+    else:
+        entries = []
+        for entry in source.entries:
+            target = out / entry.file_name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(source.path_of(entry), target)
+            entries.append(entry)
+        count = 0
+    result = ImageDirectory.write(out, entries, source.classes, ops, mode, materialized=count,
+                                  plain=source.plain or materialize)
+    progress.log(f"{len(entries)} images, transformation applied for {mode}")
+    return result

@@ -19,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, decode_image, encode_png
+from PIL import Image
 
 from . import errors
 from .imagedir import ImageDirectory, ImageEntry
-from .images import open_rgb
+from .loading import read_image
 from .progress import Progress
 from .transforms import MODES, Transform, leading_deterministic, normalize_ops
 
@@ -59,14 +59,14 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _materialize(source: ImageDirectory, entry: ImageEntry, prefix: Transform, out: Path) -> ImageEntry:
     path = source.path_of(entry)
     try:
-        image = decode_image(str(path), mode=ImageReadMode.RGB) if source.plain else open_rgb(path)[0]
-    except (OSError, ValueError, RuntimeError) as exc:
+        image = read_image(path, source.plain)
+    except (OSError, ValueError) as exc:
         raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
-    tensor = prefix(image).contiguous()
+    tensor = prefix(image)
     name = str(Path(entry.file_name).with_suffix(".png").as_posix())
     target = out / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(encode_png(tensor, compression_level=1).numpy().tobytes())
+    Image.fromarray(tensor.permute(1, 2, 0).contiguous().numpy(), "RGB").save(target, compress_level=1)
     return ImageEntry(entry.id, name, entry.category, tensor.shape[-1], tensor.shape[-2], entry.mode,
                       entry.base_file_name)
 

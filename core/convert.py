@@ -15,7 +15,7 @@ Layout rules (designer-spec §1.1, with torchvision's ImageFolder as the referen
 
 Stored files: an 8-bit RGB or gray PNG/JPEG without EXIF rotation is kept byte for byte; every
 other image is converted by :func:`visionblocks.images.to_rgb` and stored as PNG. So every stored
-file decodes to the same RGB pixels with PIL or torchvision.io (the directory is ``plain``).
+file decodes to its RGB pixels without any conversion but gray → RGB (the directory is ``plain``).
 """
 
 from __future__ import annotations

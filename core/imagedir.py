@@ -67,7 +67,7 @@ class ImageDirectory:
     # on this directory can apply all of it to raw images at scoring time.
     materialized: int = 0
     # Every file is an 8-bit RGB or gray PNG/JPEG without EXIF rotation (Convert to Image Directory
-    # makes them so), so torchvision.io decodes it exactly as visionblocks.images.to_rgb would.
+    # makes them so), so a plain decode gives exactly what visionblocks.images.to_rgb would.
     plain: bool = False
 
     @property

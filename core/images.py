@@ -69,8 +69,10 @@ def _scaled_gray(array: np.ndarray, top: float) -> Image.Image:
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Return an RGB version of ``image`` following the table above (a no-op for upright RGB)."""
-    image = ImageOps.exif_transpose(image)
     mode = image.mode
+    depth = bit_depth(image) if mode.startswith("I;16") or mode == "I" else 0  # before tags are lost
+    if image.getexif().get(_EXIF_ORIENTATION, 1) not in (None, 1):
+        image = ImageOps.exif_transpose(image)  # a copy; skipped for upright images, the common case
     if mode == "RGB":
         return image
     if mode == "P" and "transparency" in image.info:
@@ -81,7 +83,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode.startswith("I;16") or mode == "I":
-        return _scaled_gray(np.asarray(image), float(2 ** bit_depth(image) - 1))
+        return _scaled_gray(np.asarray(image), float(2 ** depth - 1))
     if mode == "F":
         array = np.nan_to_num(np.asarray(image, dtype=np.float64))
         return _scaled_gray(array, 1.0 if array.max(initial=0) <= 1.0 else 255.0)
@@ -90,7 +92,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def is_plain(image: Image.Image, data_head: bytes = b"") -> bool:
     """Is this decoded file one that any decoder reads exactly as :func:`to_rgb` would — an 8-bit
-    RGB or gray PNG/JPEG without EXIF rotation? Such files may be decoded with torchvision.io.
+    RGB or gray PNG/JPEG without EXIF rotation? Such files need no conversion beyond gray → RGB.
 
     ``data_head``: the first bytes of the file (for a PNG, byte 24 is the IHDR bit depth).
     """

@@ -7,8 +7,8 @@ Transformation already materialized into the stored files are skipped
 (``ImageDirectory.materialized``).
 
 When the directory is ``plain`` (every file an 8-bit RGB/gray PNG or JPEG without EXIF rotation,
-as Convert to Image Directory writes them), files are decoded straight to tensors with
-torchvision.io, which gives the same pixels as the PIL path and skips a PIL→tensor copy.
+as Convert to Image Directory writes them), the conversion table has nothing to do, so files are
+decoded the short way (open, decode, tensor), which gives the same pixels.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import os
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from . import errors
 from .imagedir import ImageDirectory
@@ -52,7 +53,7 @@ class ImageDataset(Dataset):
             raise errors.NotInRangeValueError(f"mode {self.mode!r} is not one of: {', '.join(MODES)}.")
         self.transform = self._build_transform()
         self._paths = [str(directory.path_of(entry)) for entry in directory.entries]
-        self._decode = _decode_plain if directory.plain else _decode_pil
+        self._plain = directory.plain
 
     def _build_transform(self) -> Transform:
         ops = self.directory.transform
@@ -67,7 +68,7 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int):
         path = self._paths[index]
         try:
-            image = self._decode(path)
+            image = read_image(path, self._plain)
         except (OSError, ValueError, RuntimeError) as exc:
             raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
         return self.transform(image), self.targets[index], index
@@ -77,12 +78,13 @@ class ImageDataset(Dataset):
                 f"classes={len(self.classes) if self.classes else 0}, mode={self.mode!r})")
 
 
-def _decode_plain(path: str) -> torch.Tensor:
-    return decode_image(path, mode=ImageReadMode.RGB)
-
-
-def _decode_pil(path: str):
-    return open_rgb(path)[0]
+def read_image(path: str | Path, plain: bool = False) -> torch.Tensor:
+    """An image file as an RGB uint8 C×H×W tensor, by the shared conversion table; ``plain``
+    files (see the module docstring) take the short way."""
+    if not plain:
+        return pil_to_tensor(open_rgb(path)[0])
+    with Image.open(path) as image:
+        return pil_to_tensor(image.convert("RGB") if image.mode != "RGB" else image)
 
 
 def default_num_workers(dataset_size: int, batch_size: int) -> int:

@@ -101,8 +101,8 @@ class Normalize:
 
 
 # Op name → factory. Images travel as uint8 C×H×W tensors until ToTensor (torchvision's v2
-# kernels on tensors are faster than PIL's and give the same result whether the image was
-# decoded by PIL or by torchvision.io); v2 classes also accept PIL images after a ToPILImage.
+# kernels on tensors are about twice as fast as the PIL path); v2 classes also accept PIL images,
+# after a ToPILImage.
 _FACTORIES: dict[str, Callable[..., Any]] = {
     "ToTensor": ToFloatTensor,
     "ToPILImage": ToPIL,

@@ -26,14 +26,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# BUILD_ONLY_LOCALE=es make site (or serve-docs): one language alone, for quick previews.
 site: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	$(PY) -m mkdocs build --strict
 
 serve-docs: $(STAMP)
-	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8001
+	$(PY) -m mkdocs serve -a 127.0.0.1:8001
 
 docs: $(STAMP)
 	$(VENV)/bin/visionblocks docs generate
+
+translations: $(STAMP)
+	$(VENV)/bin/visionblocks docs extract
 
 clean:
 	rm -rf site runs data .pytest_cache

@@ -5,18 +5,11 @@ from __future__ import annotations
 from .i18n import Translator
 from .spec import ModuleSpec
 
-_HEADINGS = {
-    "en": ("Inputs", "Outputs", "Parameters", "Errors", "default", "optional"),
-    "es": ("Entradas", "Salidas", "Parámetros", "Errores", "valor predeterminado", "opcional"),
-    "pt": ("Entradas", "Saídas", "Parâmetros", "Erros", "padrão", "opcional"),
-    "ru": ("Входы", "Выходы", "Параметры", "Ошибки", "по умолчанию", "необязательный"),
-    "fr": ("Entrées", "Sorties", "Paramètres", "Erreurs", "par défaut", "facultatif"),
-}
-
-
 def describe_text(spec: ModuleSpec, lang: str = "en") -> str:
-    t = Translator(lang)
-    inputs, outputs, parameters, errs, default, optional = _HEADINGS[lang]
+    t = Translator(lang)  # the same catalogs as the docs pages, fixed phrases included
+    inputs, outputs, parameters, errs = (t.ui(f"section.{key}")
+                                         for key in ("inputs", "outputs", "parameters", "errors"))
+    default, optional = t.ui("describe.default"), t.ui("optional")
     p = spec.id
     lines = [f"{t(f'{p}.name', spec.name)} ({spec.id})", t(f"{p}.summary", spec.summary), ""]
     for heading, kind, group in ((inputs, "input", spec.inputs), (outputs, "output", spec.outputs)):

@@ -167,9 +167,8 @@ class _PageRenderer:
         if not self.translated(spec):
             out += [f'!!! warning "{ui("untranslated.title")}"', "",
                     f"    {ui('untranslated.body', plugin=spec.plugin or '?')}", ""]
-        facts = [f"{ui('meta.id')}: {_code(spec.id)}", f"{ui('meta.category')}: {self.category(spec)}",
-                 f"{ui('meta.version')}: {_code(spec.version)}", f"{ui('meta.plugin')}: {_code(spec.plugin or '?')}"]
-        out += [" · ".join(facts), ""]
+        out += [ui("meta.line", id=_code(spec.id), category=self.category(spec), version=_code(spec.version),
+                   plugin=_code(spec.plugin or "?")), ""]
         for paragraph in _paragraphs(self.text(spec, "description", spec.description)):
             out += [paragraph, ""]
         if spec.steps:
@@ -258,7 +257,7 @@ class _PageRenderer:
         for key, group in (("related.upstream", upstream), ("related.downstream", downstream),
                            ("related.see_also", see_also)):
             if group:
-                lines.append(f"- {self.t.ui(key)}: " + ", ".join(self.link(s) for s in group))
+                lines.append("- " + self.t.ui(key, modules=", ".join(self.link(s) for s in group)))
         if not lines:
             return []
         return [f"## {self.t.ui('section.related')}", "", *lines, ""]

@@ -7,10 +7,7 @@ translation lives. ``{name}`` fields are filled in by the generator and must sta
 
 UI_TEXT = {
     # The line of facts under the title.
-    "meta.id": "Module id",
-    "meta.category": "Category",
-    "meta.version": "Version",
-    "meta.plugin": "Plugin",
+    "meta.line": "Module id: {id} · Category: {category} · Version: {version} · Plugin: {plugin}",
     # Shown on a page whose module text has no translation into the page's language.
     "untranslated.title": "Not yet translated",
     "untranslated.body": "The module text of this page has no translation into this language yet, so it is "
@@ -55,9 +52,9 @@ UI_TEXT = {
     "required": "Required.",
     "enabled_by": "Used only when {parameter} is on.",
     # Related modules.
-    "related.upstream": "Takes input from",
-    "related.downstream": "Sends output to",
-    "related.see_also": "See also",
+    "related.upstream": "Takes input from: {modules}",
+    "related.downstream": "Sends output to: {modules}",
+    "related.see_also": "See also: {modules}",
     # The module index.
     "index.title": "Modules",
     "index.intro": "Every module installed with visionblocks, grouped by category. Each page describes the "

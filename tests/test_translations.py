@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from visionblocks import catalog
-from visionblocks.i18n import TRANSLATED
+from visionblocks.describe import describe_text
+from visionblocks.i18n import TRANSLATED, Translator
 
 TEMPLATE = catalog.TRANSLATIONS / "visionblocks.pot"
 PATHS = catalog.catalog_paths()
@@ -146,3 +147,12 @@ def test_update_keeps_translations_and_marks_changed_english_fuzzy():
     assert entries["m.name"].msgstr == "Dividir directorio de imágenes"
     # Updating again is stable: the fuzzy entry keeps its old English for the translator.
     assert str(catalog.update_catalog(template, po, "es")) == str(po)
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_describe_reads_the_same_catalogs(lang):
+    spec = BUILTIN[0]
+    t = Translator(lang)
+    text = describe_text(spec, lang)
+    assert text.startswith(f"{t(f'{spec.id}.name', spec.name)} ({spec.id})")
+    assert f"{t.ui('section.outputs')}:" in text

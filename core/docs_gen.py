@@ -37,6 +37,8 @@ def page_name(stem: str, lang: str) -> str:
 def render_pages(specs: Iterable[ModuleSpec], languages: Iterable[str] = LANGUAGES) -> dict[str, str]:
     """Every generated file name (relative to ``docs/modules``) with its content."""
     specs = sorted(specs, key=lambda s: s.id)
+    if any(spec.id == INDEX for spec in specs):
+        raise ValueError(f"a module id cannot be {INDEX!r}: docs/modules/{INDEX}.md is the module index")
     pages: dict[str, str] = {}
     for lang in languages:
         renderer = _PageRenderer(Translator(lang), {s.id: s for s in specs})
@@ -190,7 +192,8 @@ class _PageRenderer:
             for paragraph in _paragraphs(self.text(spec, f"section.{i}.body", body)):
                 out += [paragraph, ""]
         if spec.examples:
-            out += [f"## {ui('section.example')}", "", ui("intro.example"), ""]
+            heading = ui("section.example") if len(spec.examples) == 1 else ui("section.examples")
+            out += [f"## {heading}", "", ui("intro.example"), ""]
             for example in spec.examples:
                 out += [example.strip("\n"), ""]
         if spec.errors:

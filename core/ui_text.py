@@ -21,13 +21,14 @@ UI_TEXT = {
     "section.parameters": "Parameters",
     "section.results": "Results",
     "section.example": "Example",
+    "section.examples": "Examples",
     "section.errors": "Errors",
     "section.notes": "Notes",
     "section.related": "Related modules",
     # Short explanations under the headings.
     "intro.ports": "Pipelines, the command line and the Python API refer to ports and parameters by their name.",
-    "intro.example": "This example runs as a test in every language of this site: the lines without `>>>` are "
-                     "its expected output.",
+    "intro.example": "The examples on this page run as tests in every language of the site; the lines that do "
+                     "not start with `>>>` or `...` are the expected output.",
     "intro.errors": "The module stops with one of these errors when an input or a parameter is not valid. The "
                     "command line prints the code and the name, and `error_info.json` in the output folder "
                     "records them.",

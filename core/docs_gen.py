@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import ports
-from .i18n import LANGUAGES, Translator
+from .i18n import LANGUAGES, Translator, error_context
 from .spec import ModuleSpec, Param, Port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ class _PageRenderer:
             out += [f"## {ui('section.errors')}", "", ui("intro.errors"), ""]
             out += _table([ui("col.code"), ui("col.name"), ui("col.message")],
                           [[_code(f"{err.code:04d}"), _code(err.name), _cell(self.t.error_message(err))]
-                           for err in sorted(spec.errors, key=lambda e: (e.code, e.__name__))])
+                           for err in sorted(spec.errors, key=lambda e: (e.code, error_context(e)))])
             out.append("")
         if spec.notes:
             out += [f"## {ui('section.notes')}", ""]

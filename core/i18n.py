@@ -70,8 +70,10 @@ def error_messages() -> Iterator[tuple[str, str]]:
     """The designer's default message of every error class."""
     from .errors import all_errors
 
-    for cls in all_errors():
-        yield error_context(cls), cls.default_message
+    # Sorted by context too: two classes share code 39 and a class name, and all_errors() is
+    # built from a set, so its order between them changes from run to run.
+    for context, cls in sorted((error_context(cls), cls) for cls in all_errors()):
+        yield context, cls.default_message
 
 
 @functools.lru_cache(maxsize=None)

@@ -100,9 +100,13 @@ class Normalize:
         return f"Normalize(mean={self.mean}, std={self.std})"
 
 
-# Op name → factory. Images travel as uint8 C×H×W tensors until ToTensor (torchvision's v2
-# kernels on tensors are about twice as fast as the PIL path); v2 classes also accept PIL images,
-# after a ToPILImage.
+# Ops that run several times faster on a PIL image than on a tensor on a CPU (rotations and
+# perspective build a sampling grid on tensors; PIL maps pixels directly). Every other op runs on
+# a uint8 C×H×W tensor: resizing, cropping and normalizing are faster there. Measured with
+# benchmarks/bench_loading.py; see DESIGN.md.
+PIL_PREFERRED_OPS = frozenset({"RandomRotation", "RandomAffine", "RandomPerspective", "ColorJitter", "ToPILImage"})
+
+# Op name → factory. torchvision's v2 classes accept PIL images and tensors alike.
 _FACTORIES: dict[str, Callable[..., Any]] = {
     "ToTensor": ToFloatTensor,
     "ToPILImage": ToPIL,
@@ -205,18 +209,26 @@ def _check_channels(ops: list[list], steps: list) -> None:
 class Transform:
     """An RGB image (PIL or uint8 C×H×W tensor) → float32 C×H×W tensor, through the listed ops.
 
-    Random ops draw new parameters at every call (from torch's random generator)."""
+    Each op gets the image in the form it is fastest on (:data:`PIL_PREFERRED_OPS` a PIL image,
+    the others a tensor); an 8-bit image converts both ways without loss. Random ops draw new
+    parameters at every call (from torch's random generator)."""
 
     def __init__(self, ops: list[list]):
         self.ops = ops
         self.steps = [make_op(name, args) for name, args in ops]
+        self._wants_pil = [name in PIL_PREFERRED_OPS for name, _ in ops]
         _check_channels(ops, self.steps)
 
     def __call__(self, image) -> torch.Tensor:
-        if isinstance(image, Image.Image):
-            image = v2.functional.pil_to_tensor(image)
-        for step in self.steps:
+        for step, wants_pil in zip(self.steps, self._wants_pil):
+            if isinstance(image, Image.Image):
+                if not wants_pil:
+                    image = v2.functional.pil_to_tensor(image)
+            elif wants_pil and image.dtype == torch.uint8:
+                image = v2.functional.to_pil_image(image)
             image = step(image)
+        if isinstance(image, Image.Image):  # only when the list ends on a PIL-preferring op
+            image = v2.functional.pil_to_tensor(image)
         # v2 ops may return torchvision's tv_tensors.Image; callers get a plain tensor.
         return image.as_subclass(torch.Tensor) if type(image) is not torch.Tensor else image
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
@@ -47,9 +48,13 @@ def _complete_nav(items: list, docs: Path) -> list:
 
 
 def _module_pages(docs: Path) -> list[str]:
+    """The module index, then the module pages in the index's order (by category, then name)."""
     folder = docs / "modules"
-    pages = sorted(p.name for p in folder.glob("*.md") if p.name.count(".") == 1 and p.name != "index.md")
-    return ([MODULE_INDEX] if (docs / MODULE_INDEX).is_file() else []) + [f"modules/{name}" for name in pages]
+    pages = {p.name for p in folder.glob("*.md") if p.name.count(".") == 1 and p.name != "index.md"}
+    index = docs / MODULE_INDEX
+    listed = re.findall(r"\]\(([a-z0-9-]+\.md)\)", index.read_text(encoding="utf-8")) if index.is_file() else []
+    ordered = [name for name in dict.fromkeys(listed) if name in pages] + sorted(pages - set(listed))
+    return ([MODULE_INDEX] if index.is_file() else []) + [f"modules/{name}" for name in ordered]
 
 
 @event_priority(-200)  # after the search plugin (0) wrote the index and the i18n plugin (-100) merged it

@@ -14,7 +14,7 @@ import polib
 import pytest
 import yaml
 
-from visionblocks import catalog
+from visionblocks import catalog, cli
 from visionblocks.describe import describe_text
 from visionblocks.i18n import TRANSLATED, Translator
 
@@ -156,3 +156,11 @@ def test_describe_reads_the_same_catalogs(lang):
     text = describe_text(spec, lang)
     assert text.startswith(f"{t(f'{spec.id}.name', spec.name)} ({spec.id})")
     assert f"{t.ui('section.outputs')}:" in text
+
+
+def test_a_third_party_plugin_gets_a_template_of_its_own(toy_plugin, tmp_path):
+    assert cli.main(["docs", "extract", "--plugin", "toy", "--out", str(tmp_path)]) == 0
+    contexts = {e.msgctxt for e in polib.pofile(str(tmp_path / "visionblocks.pot"))}
+    assert {"toy-source.name", "toy-add.param.add.help"} <= contexts
+    assert not any(ctx.startswith(("ui.", "error.", "split-image-directory.")) for ctx in contexts)
+    assert all((tmp_path / lang / "LC_MESSAGES" / "visionblocks.po").is_file() for lang in TRANSLATED)

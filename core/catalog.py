@@ -105,8 +105,9 @@ def update_catalog(pot: polib.POFile, old: polib.POFile | None, lang: str,
             if not entry.obsolete:
                 by_context.setdefault(entry.msgctxt, []).append(entry)
     po = polib.POFile(wrapwidth=WRAP)
-    po.header = (f"visionblocks: the {lang} translation of the module reference and of the docs' fixed phrases.\n"
-                 "Updated by `visionblocks docs extract`, which keeps every translation; see translations/glossary.yaml.")
+    po.header = (f"visionblocks: the {lang} translation of the module reference and of the docs' fixed "
+                 "phrases.\nUpdated by `visionblocks docs extract`, which keeps every translation; see "
+                 "translations/glossary.yaml.")
     po.metadata = _header(lang)
     for item in pot:
         entry = polib.POEntry(msgctxt=item.msgctxt, msgid=item.msgid, msgstr="", comment=item.comment)

@@ -16,7 +16,8 @@ def add_commands(sub) -> None:
     g.add_argument("--out", type=Path, default=None, help="folder to write into (default: docs/modules)")
     g.set_defaults(func=cmd_generate)
 
-    e = dsub.add_parser("extract", help="write translations/visionblocks.pot and update the es, pt, ru, fr catalogs")
+    e = dsub.add_parser("extract",
+                        help="write translations/visionblocks.pot and update the es, pt, ru, fr catalogs")
     e.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when the template or a catalog is out of date")
     e.add_argument("--plugin", default=None,

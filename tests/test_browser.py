@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 from docs_site import REPO, built_site
 
@@ -45,7 +50,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def server(site):
     """The site served on 127.0.0.1 on a free port, for this module's tests."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -58,11 +64,6 @@ def server(site):
 def browser():
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("Debian's chromium and chromedriver are not installed (scripts/install-system-deps.sh)")
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not on PATH")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
@@ -82,17 +83,10 @@ def _screenshot(driver, name: str) -> Path:
 
 
 def _title(driver) -> str:
-    from selenium.webdriver.common.by import By
-
     return driver.find_element(By.CSS_SELECTOR, "article h1").text
 
 
 def test_spanish_page_title_and_switch_to_french(browser, server):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
     browser.get(f"{server}/es/modules/{MODULE}/")
     assert _title(browser) == SPANISH_TITLE
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
@@ -111,9 +105,6 @@ def test_spanish_page_title_and_switch_to_french(browser, server):
 
 
 def test_russian_search_finds_the_module_page_and_only_russian_pages(browser, server):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
     browser.get(f"{server}/ru/")
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.click()
@@ -121,6 +112,6 @@ def test_russian_search_finds_the_module_page_and_only_russian_pages(browser, se
     results = WebDriverWait(browser, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item > a"))
     paths = [unquote(urlparse(a.get_attribute("href")).path) for a in results]
-    _screenshot(browser, f"search.ru.png")
+    _screenshot(browser, "search.ru.png")
     assert paths[0] == f"/ru/modules/{MODULE}/", paths
     assert all(path.startswith("/ru/") for path in paths), paths

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms.v2.functional import pil_to_tensor
 
 from . import errors
 from .imagedir import ImageDirectory
@@ -78,13 +77,15 @@ class ImageDataset(Dataset):
                 f"classes={len(self.classes) if self.classes else 0}, mode={self.mode!r})")
 
 
-def read_image(path: str | Path, plain: bool = False) -> torch.Tensor:
-    """An image file as an RGB uint8 C×H×W tensor, by the shared conversion table; ``plain``
-    files (see the module docstring) take the short way."""
+def read_image(path: str | Path, plain: bool = False) -> Image.Image:
+    """An image file as an RGB PIL image, by the shared conversion table; ``plain`` files (see
+    the module docstring) take the short way. The transform converts it to a tensor when an op
+    wants one, so an augmentation that runs on PIL images costs no conversion."""
     if not plain:
-        return pil_to_tensor(open_rgb(path)[0])
+        return open_rgb(path)[0]
     with Image.open(path) as image:
-        return pil_to_tensor(image.convert("RGB") if image.mode != "RGB" else image)
+        image.load()
+        return image.convert("RGB") if image.mode != "RGB" else image
 
 
 def default_num_workers(dataset_size: int, batch_size: int) -> int:

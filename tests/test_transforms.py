@@ -19,7 +19,6 @@ from visionblocks.pipeline import Pipeline
 from visionblocks.transforms import (IMAGENET_MEAN, IMAGENET_STD, RANDOM_OPS, TRANSFORMS_FILE, build_transform,
                                      read_transformation_directory, write_transformation_directory)
 
-
 INIT, APPLY = "init-image-transformation", "apply-image-transformation"
 NORMALIZE = ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]
 DEFAULT_OPS = [["Resize", 256], ["CenterCrop", 224], ["RandomHorizontalFlip", {}], ["ToTensor", {}], NORMALIZE]

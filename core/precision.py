@@ -120,8 +120,12 @@ def memory_format(device):
     return torch.channels_last if torch.device(device).type == "cuda" else torch.contiguous_format
 
 
-def tune_device(device) -> None:
-    """Process-wide speed settings for ``device`` (idempotent)."""
+def tune_device(device, processes_per_host: int = 1) -> None:
+    """Process-wide speed settings for ``device`` (idempotent).
+
+    ``processes_per_host``: how many processes share this machine's cores (torchrun's
+    ``LOCAL_WORLD_SIZE``); each gets its share of threads instead of all of them fighting.
+    """
     import torch
 
     device = torch.device(device)
@@ -132,7 +136,7 @@ def tune_device(device) -> None:
     elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # One intra-op thread per core the process may use (not per core of the host).
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores))
+        torch.set_num_threads(max(1, cores // max(1, processes_per_host)))
 
 
 def pin_memory(device) -> bool:

@@ -1,0 +1,548 @@
+"""The training engine behind Train PyTorch Model.
+
+Shaped like torchvision's reference training scripts: one config object and small top-level
+functions (``train_one_epoch``, ``evaluate``, ``save_checkpoint`` ...) that :func:`train` strings
+together.
+
+Reproducibility and resuming. Every epoch is a pure function of (weights, optimizer and
+scheduler state, seed, epoch number): the order of the images is drawn from a generator seeded
+with (seed, epoch), and each image's random augmentation from torch's generator reseeded with
+(seed, epoch, image index) right before the image is transformed — in whichever worker process
+loads it. So a run that is killed and started again from its last checkpoint (written
+atomically after every epoch) ends with exactly the weights of an uninterrupted run on CPU, and
+neither the worker count nor worker restarts change the result.
+
+Distributed. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in
+DistributedDataParallel (gloo on CPU, nccl on CUDA), each process trains on its own shard of
+every epoch, the learning rate is multiplied by the world size as the designer does, validation
+results are summed over the processes, and only rank 0 writes checkpoints and outputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from . import errors, models, precision as prec
+from .imagedir import ImageDirectory
+from .loading import ImageDataset, default_num_workers, make_loader
+from .progress import Progress
+
+CHECKPOINT_FILE = "checkpoint.pth"
+METRICS_FILE = "metrics.csv"
+CURVE_FILE = "training_curve.png"
+
+
+@dataclass
+class TrainConfig:
+    """Train PyTorch Model's parameters, plus the knobs the designer fixes silently."""
+
+    epochs: int = 5
+    batch_size: int = 16
+    warmup_epochs: int = 0
+    learning_rate: float = 0.001
+    seed: int = 1
+    patience: int = 3
+    print_frequency: int = 10
+    precision: str = "auto"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_power: float = 2.0  # polynomial decay exponent (the designer does not say)
+    num_workers: int | None = None  # None: visionblocks.loading picks for this machine
+    checkpoint_dir: Path | None = None  # None: no checkpoints, no resuming
+
+
+@dataclass
+class Dist:
+    """Where this process stands in a torchrun job (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    initialized_here: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class TrainState:
+    """Everything an epoch boundary has to remember; what a checkpoint holds besides the
+    model, optimizer and scheduler."""
+
+    epoch: int = 0  # epochs completed
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    best_weights: dict | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+# -- distributed -------------------------------------------------------------------------------
+
+def init_distributed(device: torch.device) -> Dist:
+    """Join the torchrun process group named by the environment, if there is one."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Dist()
+    import torch.distributed as tdist
+
+    dist = Dist(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    if not tdist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(dist.local_rank)
+        tdist.init_process_group(backend)
+        dist.initialized_here = True
+    return dist
+
+
+def distributed_device(device: torch.device, dist: Dist) -> torch.device:
+    """One GPU per process: the local rank picks it."""
+    if dist.enabled and device.type == "cuda":
+        return torch.device("cuda", dist.local_rank)
+    return device
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+def open_datasets(train_dir: Path, val_dir: Path | None) -> tuple[ImageDataset, ImageDataset | None]:
+    """The training set in its stored mode and the validation set for inference, checked."""
+    train_images = ImageDirectory.load(train_dir, "Training dataset")
+    if not train_images.labeled:
+        raise errors.NotLabeledDatasetError(
+            f"The training dataset {train_dir} has no labels; training needs a class for every image.",
+            hint="Convert a folder with one sub-folder per class (Convert to Image Directory).")
+    if not train_images.entries:
+        raise errors.TooFewRowsInDatasetError(f"The training dataset {train_dir} holds no image.")
+    val = None
+    if val_dir is not None:
+        val_images = ImageDirectory.load(val_dir, "Validation dataset")
+        if not val_images.labeled:
+            raise errors.NotLabeledDatasetError(
+                f"The validation dataset {val_dir} has no labels; validation loss needs a class for every image.")
+        if list(val_images.classes) != list(train_images.classes):
+            raise errors.InvalidDatasetError(
+                f"The validation dataset's classes {val_images.classes} differ from the training dataset's "
+                f"classes {train_images.classes}.",
+                hint="Split one labeled image directory into training and validation sets with Split Image Directory.")
+        val = ImageDataset(val_images, mode="inference")
+    return ImageDataset(train_images), val
+
+
+def _mix(*numbers: int) -> int:
+    """A 63-bit seed from several integers (so (seed, epoch, index) never collide)."""
+    digest = hashlib.blake2b(",".join(map(str, numbers)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+class SeededItems(Dataset):
+    """Indexed by (epoch, index): seeds the random generators from (seed, epoch, index) before
+    loading the image, so augmentation does not depend on which worker loads it or when."""
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        seed = _mix(self.seed, epoch, index)
+        torch.manual_seed(seed)
+        random.seed(seed)
+        return self.dataset[index]
+
+
+class EpochBatches(Sampler):
+    """Batches of (epoch, index) keys: a fresh permutation per epoch from (seed, epoch), this
+    rank's share of it, and no final batch of a single image (batch norm cannot train on one).
+
+    Every rank gets the same number of batches (DistributedDataParallel needs that): the
+    permutation is padded by repeating its start, as DistributedSampler does.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1):
+        self.size, self.batch_size, self.seed, self.shuffle = size, batch_size, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self) -> list[int]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch, "order"))
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        if self.world_size > 1:
+            per_rank = math.ceil(self.size / self.world_size)
+            order = (order * math.ceil(per_rank * self.world_size / self.size))[: per_rank * self.world_size]
+            order = order[self.rank::self.world_size]
+        return order
+
+    def _batches(self) -> list[list[int]]:
+        order = self._indices()
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches.pop()
+        return batches
+
+    def __iter__(self):
+        for batch in self._batches():
+            yield [(self.epoch, index) for index in batch]
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+class Shard(Sampler):
+    """Evaluation: this rank's every world_size-th image, no padding (totals are summed)."""
+
+    def __init__(self, size: int, rank: int = 0, world_size: int = 1):
+        self.indices = list(range(rank, size, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_train_loader(dataset: ImageDataset, cfg: TrainConfig, dist: Dist, device: torch.device) -> DataLoader:
+    batches = EpochBatches(len(dataset), cfg.batch_size, cfg.seed, True, dist.rank, dist.world_size)
+    workers = cfg.num_workers if cfg.num_workers is not None else _workers(len(dataset), cfg.batch_size, dist)
+    # Persistent workers are safe: the epoch travels with each key, not in worker state.
+    return DataLoader(SeededItems(dataset, cfg.seed), batch_sampler=batches, num_workers=workers,
+                      pin_memory=prec.pin_memory(device), persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)
+
+
+def make_eval_loader(dataset: ImageDataset, cfg: TrainConfig, dist: Dist, device: torch.device):
+    workers = cfg.num_workers if cfg.num_workers is not None else _workers(len(dataset), cfg.batch_size, dist)
+    return make_loader(dataset, batch_size=cfg.batch_size, num_workers=workers, pin_memory=prec.pin_memory(device),
+                       sampler=Shard(len(dataset), dist.rank, dist.world_size))
+
+
+def _workers(size: int, batch_size: int, dist: Dist) -> int:
+    # Under torchrun the processes already share the cores; loading stays in each process.
+    return 0 if dist.enabled and not torch.cuda.is_available() else default_num_workers(size, batch_size)
+
+
+# -- optimisation ------------------------------------------------------------------------------
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, dist: Dist) -> torch.optim.Optimizer:
+    """SGD with momentum; the learning rate scales with the number of processes (designer)."""
+    return torch.optim.SGD(model.parameters(), lr=cfg.learning_rate * dist.world_size, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int, power: float) -> float:
+    """Linear warm-up from ~0 over ``warmup_steps``, then polynomial decay towards 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    remaining = max(1, total_steps - warmup_steps)
+    return max(0.0, 1.0 - (step - warmup_steps) / remaining) ** power
+
+
+def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    import functools
+
+    warmup = min(cfg.warmup_epochs, cfg.epochs) * steps_per_epoch
+    factor = functools.partial(lr_factor, warmup_steps=warmup, total_steps=cfg.epochs * steps_per_epoch,
+                               power=cfg.lr_power)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+# -- one epoch ---------------------------------------------------------------------------------
+
+class Meter:
+    """Sums of loss, correct predictions and images, kept on the device so that counting does
+    not wait for the GPU after every batch; read them only when printing."""
+
+    def __init__(self, device):
+        self._sums = torch.zeros(3, dtype=torch.float64, device=device)
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        n = targets.shape[0]
+        self._sums[0] += loss.detach().double() * n
+        self._sums[1] += (logits.detach().argmax(1) == targets).sum()
+        self._sums[2] += n
+
+    def totals(self, dist: Dist) -> tuple[float, float, float]:
+        """(loss sum, correct, count), summed over all processes."""
+        sums = self._sums.clone()
+        if dist.enabled:
+            import torch.distributed as tdist
+
+            tdist.all_reduce(sums)
+        loss, correct, count = sums.tolist()
+        if not math.isfinite(loss):
+            raise errors.FailedToCompleteOperationError(
+                "The training loss is no longer a finite number.",
+                hint="Lower the learning rate; a loss that is not a number usually means it is too large.")
+        return loss, correct, count
+
+    @property
+    def count(self) -> int:
+        return int(self._sums[2])
+
+
+def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
+                    epoch: int, progress: Progress, dist: Dist) -> dict:
+    model.train()
+    meter, start = Meter(device), time.perf_counter()
+    channels_last = device.type == "cuda"
+    for step, (images, targets, _) in enumerate(loader, 1):
+        images = prec.to_device(images, device, channels_last)
+        targets = prec.to_device(targets, device)
+        with prec.autocast(device, precision):
+            logits = model(images)
+            loss = criterion(logits, targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        meter.add(loss, logits, targets)
+        if step % cfg.print_frequency == 0:
+            loss_sum, correct, count = meter.totals(dist)  # every rank takes part in the sum
+            rate = count / (time.perf_counter() - start)
+            progress.log(f"epoch {epoch + 1}/{cfg.epochs} batch {step}/{len(loader)}: loss {loss_sum / count:.4f} "
+                         f"accuracy {correct / count:.4f} lr {optimizer.param_groups[0]['lr']:.5g} {rate:.1f} images/s")
+    loss_sum, correct, count = meter.totals(dist)
+    seconds = time.perf_counter() - start
+    return {"train_loss": loss_sum / count, "train_accuracy": correct / count,
+            "images_per_second": count / seconds, "seconds": seconds}
+
+
+@torch.inference_mode()
+def evaluate(model, loader, criterion, device, precision, dist: Dist) -> dict:
+    """Loss and accuracy over this rank's shard, summed over ranks. Runs the plain module, not
+    the DistributedDataParallel wrapper: shards may differ by a batch, and the wrapper would wait
+    for a forward pass the other ranks never make."""
+    model = models.unwrap(model)
+    model.eval()
+    meter = Meter(device)
+    for images, targets, _ in loader:
+        images = prec.to_device(images, device, device.type == "cuda")
+        targets = prec.to_device(targets, device)
+        with prec.autocast(device, precision):
+            logits = model(images)
+            loss = criterion(logits.float(), targets)
+        meter.add(loss, logits, targets)
+    loss_sum, correct, count = meter.totals(dist)
+    return {"val_loss": loss_sum / count, "val_accuracy": correct / count}
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, scaler, state: TrainState) -> None:
+    """Write atomically: a kill during the write leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model": models.unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "state": {k: v for k, v in asdict(state).items() if k != "best_weights"},
+        "best_weights": state.best_weights,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> TrainState:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    models.unwrap(model).load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    scaler.load_state_dict(payload["scaler"])
+    return TrainState(**payload["state"], best_weights=payload["best_weights"])
+
+
+def run_fingerprint(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | None,
+                    world_size: int) -> str:
+    """A key for "the same training run": parameters that change the weights, the model, the
+    datasets' image lists and transforms, and the process count. Print frequency is left out."""
+    digest = hashlib.sha256()
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("print_frequency", "num_workers", "checkpoint_dir")}
+    digest.update(json.dumps([settings, untrained, world_size], sort_keys=True, default=str).encode())
+    for folder in (train_dir, val_dir):
+        if folder is None:
+            digest.update(b"-")
+            continue
+        for name in ("_meta.yaml", "images.lst", "_schema.json", "_transforms.json"):
+            path = Path(folder) / name
+            digest.update(path.read_bytes() if path.is_file() else b"-")
+    return digest.hexdigest()[:16]
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+def write_metrics(folder: Path, history: list[dict]) -> None:
+    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+               "images_per_second", "seconds"]
+    with open(folder / METRICS_FILE, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: row.get(k, "") for k in columns})
+
+
+def plot_curve(folder: Path, history: list[dict]) -> None:
+    """Loss and accuracy per epoch, training and validation, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    epochs = [row["epoch"] for row in history]
+    figure = Figure(figsize=(9, 3.5), dpi=100)
+    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
+        axes.plot(epochs, [row[f"train_{metric}"] for row in history], marker="o", label="training")
+        if any(row.get(f"val_{metric}") is not None for row in history):
+            axes.plot(epochs, [row.get(f"val_{metric}") for row in history], marker="o", label="validation")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(folder / CURVE_FILE)
+
+
+# -- the whole run -----------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    best_epoch: int
+    stopped_early: bool
+    resumed_from: int  # epochs already done when this process started (0: fresh run)
+
+
+def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | None, out_dir: Path,
+          device: torch.device | str = "cpu", progress: Progress | None = None) -> TrainResult:
+    """Train ``untrained`` (an UntrainedModelDirectory config) on ``train_dir`` and write a
+    ModelDirectory into ``out_dir`` (rank 0 only)."""
+    device = torch.device(device)
+    dist = init_distributed(device)
+    device = distributed_device(device, dist)
+    progress = progress if (progress and dist.is_main) else Progress(quiet=True)
+    try:
+        return _train(cfg, untrained, Path(train_dir), Path(val_dir) if val_dir else None, Path(out_dir),
+                      device, progress, dist)
+    finally:
+        if dist.initialized_here:
+            import torch.distributed as tdist
+
+            tdist.destroy_process_group()
+
+
+def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) -> TrainResult:
+    precision = prec.resolve_precision(cfg.precision, device)
+    prec.tune_device(device, processes_per_host=int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)))
+    train_set, val_set = open_datasets(train_dir, val_dir)
+    classes = train_set.classes
+
+    torch.manual_seed(cfg.seed)  # the initial weights of the head (and of the whole net from scratch)
+    model = models.build_model(untrained, len(classes)).to(device, memory_format=prec.memory_format(device))
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = make_optimizer(model, cfg, dist)
+    train_loader = make_train_loader(train_set, cfg, dist, device)
+    scheduler = make_scheduler(optimizer, cfg, len(train_loader))
+    scaler = prec.grad_scaler(device, precision)
+    val_loader = make_eval_loader(val_set, cfg, dist, device) if val_set is not None else None
+
+    state = TrainState()
+    checkpoint = Path(cfg.checkpoint_dir) / CHECKPOINT_FILE if cfg.checkpoint_dir else None
+    if checkpoint is not None and checkpoint.is_file():
+        state = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
+        progress.log(f"resuming after epoch {state.epoch} from {checkpoint}")
+    resumed_from = state.epoch
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    progress.log(f"{untrained['architecture']} on {len(train_set)} images, {len(classes)} classes; {device}, "
+                 f"{precision.reason}" + (f"; {dist.world_size} processes" if dist.enabled else ""))
+    while state.epoch < cfg.epochs and not _out_of_patience(state, cfg, val_loader):
+        epoch = state.epoch
+        train_loader.batch_sampler.set_epoch(epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        row = {"epoch": epoch + 1, "learning_rate": lr,
+               **train_one_epoch(model, train_loader, criterion, optimizer, scheduler, scaler, device, precision,
+                                 cfg, epoch, progress, dist)}
+        if val_loader is not None:
+            row.update(evaluate(model, val_loader, criterion, device, precision, dist))
+            _track_best(state, model, row)
+        state.history.append(row)
+        state.epoch += 1
+        progress.log(_epoch_line(row, cfg))
+        if checkpoint is not None and dist.is_main:
+            save_checkpoint(checkpoint, model, optimizer, scheduler, scaler, state)
+    stopped_early = _out_of_patience(state, cfg, val_loader) and state.epoch < cfg.epochs
+    if stopped_early:
+        progress.log(f"early stop: validation loss has not decreased for {cfg.patience} epochs; "
+                     f"keeping the weights of epoch {state.best_epoch}")
+    if state.best_weights is not None:
+        models.unwrap(model).load_state_dict(state.best_weights)
+    if dist.is_main:
+        input_size = _input_size(train_set)
+        write_outputs(out_dir, model, untrained, classes, train_set.directory.transform, input_size, state.history)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+    return TrainResult(state.history, state.best_epoch or state.epoch, stopped_early, resumed_from)
+
+
+def _track_best(state: TrainState, model, row: dict) -> None:
+    """Keep the weights with the lowest validation loss so far (ties keep the earlier epoch)."""
+    if row["val_loss"] < state.best_loss:
+        state.best_loss, state.best_epoch, state.bad_epochs = row["val_loss"], state.epoch + 1, 0
+        state.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in models.unwrap(model).state_dict().items()}
+    else:
+        state.bad_epochs += 1
+
+
+def _out_of_patience(state: TrainState, cfg: TrainConfig, val_loader) -> bool:
+    """Early stopping needs a validation set: without one, every epoch runs."""
+    return val_loader is not None and state.bad_epochs >= cfg.patience
+
+
+def _epoch_line(row: dict, cfg: TrainConfig) -> str:
+    line = (f"epoch {row['epoch']}/{cfg.epochs}: loss {row['train_loss']:.4f} accuracy {row['train_accuracy']:.4f} "
+            f"{row['images_per_second']:.1f} images/s")
+    if "val_loss" in row:
+        line += f"; validation loss {row['val_loss']:.4f} accuracy {row['val_accuracy']:.4f}"
+    return line
+
+
+def _input_size(dataset: ImageDataset) -> list[int]:
+    """[C, H, W] of the images as the model sees them at inference."""
+    image = ImageDataset(dataset.directory, mode="inference")[0][0] if len(dataset) else None
+    return list(image.shape) if image is not None else None
+
+
+def write_outputs(out_dir: Path, model, untrained: dict, classes: list[str], transform, input_size, history) -> None:
+    config = {**untrained, "input_size": input_size}
+    models.save_trained(out_dir, model, config, classes, transform)
+    write_metrics(out_dir, history)
+    plot_curve(out_dir, history)

@@ -24,7 +24,7 @@ from PIL import Image
 
 from . import errors
 from .imagedir import ImageDirectory, ImageEntry
-from .loading import read_image
+from .loading import read_image, usable_cores
 from .progress import Progress
 from .transforms import MODES, Transform, leading_deterministic, normalize_ops
 
@@ -96,7 +96,7 @@ def apply_transformation(source: ImageDirectory, ops: list, mode: str, out: str 
         ratio = pixel_ratio(source.entries, prefix.steps)
         materialize = ratio is not None and ratio <= MATERIALIZE_BELOW
     if materialize:
-        workers = max(1, min(8, os.cpu_count() or 1))
+        workers = min(8, usable_cores())
         with ThreadPoolExecutor(max_workers=workers) as pool:
             entries = list(pool.map(lambda e: _materialize(source, e, prefix, out), source.entries))
         progress.log(f"baked {', '.join(name for name, _ in ops[:count])} into {len(entries)} images")

@@ -33,6 +33,7 @@ from PIL import UnidentifiedImageError
 from . import archives, errors, ports
 from .imagedir import ImageDirectory, ImageEntry
 from .images import DEFAULT_MAX_PIXELS, has_image_extension, is_plain, open_image, to_rgb
+from .loading import usable_cores
 from .progress import Progress
 
 QUARANTINE = "_quarantine.json"
@@ -177,7 +178,7 @@ def _decode(candidate: Candidate, staging: Path, index: int, max_pixels: int | N
 def _decode_all(candidates: list[Candidate], staging: Path, max_pixels, progress: Progress,
                 done: dict[Path, Decoded]) -> list[Decoded]:
     todo = [c for c in candidates if c.path not in done]
-    workers = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    workers = min(8, usable_cores())
     step = max(1000, len(todo) // 10)
     pool = ThreadPoolExecutor(max_workers=workers)  # Pillow releases the GIL while decoding
     try:

@@ -7,6 +7,9 @@ pipeline runner), so validation and error reporting are the same everywhere.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,9 @@ class RunContext:
     outputs: dict[str, Path]
     device_request: str | None = None
     progress: Progress = field(default_factory=Progress)
+    # The folder the outputs are published in (the same on every torchrun rank, unlike
+    # ``outputs``); a module may keep resumable state there, e.g. training checkpoints.
+    run_dir: Path | None = None
 
     @property
     def device(self):
@@ -94,18 +100,39 @@ def run_spec(
 
     On failure ``out/error_info.json`` records the designer's error and the exception is re-raised;
     outputs of a failed run are never published.
+
+    Under ``torchrun`` every process runs the module, but only rank 0 publishes: the other ranks
+    run into a throwaway folder, write no error record, and their (empty) outputs are not checked.
     """
     out = Path(out)
+    if distributed_rank() == 0:
+        return _run(spec, inputs, params, out, device, progress, out)
+    scratch = Path(tempfile.mkdtemp(prefix=f"visionblocks-rank{distributed_rank()}-"))
+    try:
+        result = _run(spec, inputs, params, out, device, progress, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ModuleResult(spec.id, {port.name: out / port.name for port in spec.outputs}, result.seconds)
+
+
+def distributed_rank() -> int:
+    """This process's rank in a torchrun job (0 when not distributed)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def _run(spec, inputs, params, out: Path, device, progress, workdir: Path) -> ModuleResult:
+    """Run into ``workdir`` (``out`` itself, or a throwaway folder on ranks other than 0)."""
+    publish = workdir == out
     start = time.perf_counter()
     try:
         values = validate_params(spec, params)
         checked = check_inputs(spec, inputs or {})
-        final = {port.name: out / port.name for port in spec.outputs}
+        final = {port.name: workdir / port.name for port in spec.outputs}
         with contextlib.ExitStack() as stack:
             temp = {name: stack.enter_context(ports.atomic_directory(path)) for name, path in final.items()}
-            ctx = RunContext(spec, values, checked, temp, device, progress or Progress(spec.id))
+            ctx = RunContext(spec, values, checked, temp, device, progress or Progress(spec.id), out)
             spec.run(ctx)
-            for port in spec.outputs:
+            for port in spec.outputs if publish else ():
                 found = ports.port_type_of(temp[port.name])
                 if found != port.type:
                     raise errors.FailedToWriteOutputsError(
@@ -113,7 +140,7 @@ def run_spec(
                     )
         (out / "error_info.json").unlink(missing_ok=True)
     except BaseException as exc:
-        if isinstance(exc, Exception):
+        if isinstance(exc, Exception) and publish:
             errors.write_error_info(out, exc)
         raise
     return ModuleResult(spec.id, final, time.perf_counter() - start)

@@ -23,11 +23,11 @@ def run_train(ctx) -> None:
     cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], warmup_epochs=p["warmup_step_number"],
                       learning_rate=p["learning_rate"], seed=p["random_seed"], patience=p["patience"],
                       print_frequency=p["print_frequency"], precision=p["precision"])
-    # The output port is a temporary folder inside the run folder; checkpoints live next to it,
-    # keyed by everything that changes the weights, so running the same command again resumes.
+    # Checkpoints live in the run folder (where the output is published), keyed by everything
+    # that changes the weights, so running the same command again resumes.
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     key = run_fingerprint(cfg, untrained, train_dir, val_dir, world_size)
-    cfg.checkpoint_dir = Path(out).parent / CHECKPOINTS / key
+    cfg.checkpoint_dir = Path(ctx.run_dir or Path(out).parent) / CHECKPOINTS / key
     train(cfg, untrained, train_dir, val_dir, out, ctx.device, ctx.progress)
     _remove_if_empty(cfg.checkpoint_dir)
 

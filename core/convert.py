@@ -230,7 +230,7 @@ def convert(source: str | Path, out: str | Path, strict: bool = False, max_pixel
             listed = "; ".join(f"{file}: {reason}" for file, reason in report.skipped[:10])
             more = f" (and {len(report.skipped) - 10} more)" if len(report.skipped) > 10 else ""
             raise errors.FileParsingFailedError(
-                f"Strict mode: {len(report.skipped)} file(s) are not valid images: {listed}{more}.",
+                f"Strict mode: {len(report.skipped)} file(s) would be skipped: {listed}{more}.",
                 hint="Remove or fix these files, or turn Strict off to skip them.")
         _write(out, decoded, report, move=not source.is_dir())
     finally:

@@ -10,7 +10,8 @@ Transformation For training first (timed separately: they run once, loading runs
     .venv/bin/python benchmarks/bench_loading.py --size 32 --format png --ops digits
 
 The figure printed last is ImageFolder's time divided by visionblocks' (above 1: visionblocks
-is faster). Timings on a shared machine are noisy; each side's best of ``--repeat`` epochs is used.
+is faster). Timings on a shared machine are noisy: after a warm-up epoch each, the two sides take
+turns for ``--repeat`` epochs and each side's best epoch is used.
 """
 
 from __future__ import annotations
@@ -64,16 +65,26 @@ def write_images(root: Path, count: int, size: int, fmt: str, classes: int = 10)
     return root
 
 
-def epoch_seconds(loader, repeat: int) -> tuple[float, int]:
-    """Best time of ``repeat`` full passes, and the number of images seen per pass."""
-    best, seen = float("inf"), 0
+def epoch_seconds(loader) -> tuple[float, int]:
+    """Time of one full pass, and the number of images seen."""
+    start = time.perf_counter()
+    seen = 0
+    for batch in loader:
+        seen += len(batch[0])
+    return time.perf_counter() - start, seen
+
+
+def best_of(loaders: list, repeat: int) -> list[tuple[float, int]]:
+    """Each loader's best pass over ``repeat`` rounds, taking turns so that a change in the
+    machine's load hits both sides alike. A first pass each warms caches and starts workers."""
+    for loader in loaders:
+        epoch_seconds(loader)
+    best = [(float("inf"), 0)] * len(loaders)
     for _ in range(repeat):
-        start = time.perf_counter()
-        seen = 0
-        for batch in loader:
-            seen += len(batch[0])
-        best = min(best, time.perf_counter() - start)
-    return best, seen
+        for i, loader in enumerate(loaders):
+            seconds, seen = epoch_seconds(loader)
+            best[i] = min(best[i], (seconds, seen))
+    return best
 
 
 def main() -> None:
@@ -114,8 +125,7 @@ def main() -> None:
             theirs_loader = DataLoader(reference, batch_size=args.batch_size, shuffle=True, num_workers=workers,
                                        persistent_workers=workers > 0)
             ours_loader = make_loader(ours, args.batch_size, shuffle=True, num_workers=workers)
-            theirs_s, n = epoch_seconds(theirs_loader, args.repeat)
-            ours_s, m = epoch_seconds(ours_loader, args.repeat)
+            (theirs_s, n), (ours_s, m) = best_of([theirs_loader, ours_loader], args.repeat)
             assert n == m == len(ours)
             print(f"workers={workers}: ImageFolder {theirs_s:.2f} s ({n / theirs_s:,.0f} images/s), "
                   f"visionblocks {ours_s:.2f} s ({m / ours_s:,.0f} images/s), "

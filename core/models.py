@@ -146,14 +146,27 @@ def build_model(config: dict, num_classes: int):
     pretrained = bool(config.get("pretrained", False))
     model = tvm.get_model(arch, weights=None, num_classes=1000 if pretrained else num_classes, **options)
     if pretrained:
-        try:
-            model.load_state_dict(_read_pretrained(config))
-        except RuntimeError as exc:
-            raise errors.CouldNotOpenFileError(
-                f"The pretrained weights at {pretrained_path(config)} do not fit {arch}: {exc}") from exc
+        problem = load_weights(model, _read_pretrained(config))
+        if problem:
+            raise errors.CouldNotOpenFileError(f"The pretrained weights at {pretrained_path(config)} do not fit {arch}: {problem}")
         if num_classes != 1000:
             _replace_head(model, family, num_classes, torch)
     return model
+
+
+def load_weights(model, state: dict) -> str | None:
+    """Load ``state`` into ``model``; return None, or a short reason why the weights do not fit."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches: keep the first few lines of torch's long list
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()][1:4]
+        return "; ".join(lines) or str(exc)
+    parts = []
+    for label, keys in (("missing", result.missing_keys), ("unexpected", result.unexpected_keys)):
+        if keys:
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            parts.append(f"{len(keys)} {label} weights ({', '.join(keys[:3])}{more})")
+    return "; ".join(parts) or None
 
 
 def _replace_head(model, family: str, num_classes: int, torch) -> None:
@@ -258,12 +271,12 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
         raise errors.InvalidModelDirectoryError(f"{model_path} does not hold a state dict.")
     try:
         model = build_model({**config, "pretrained": False}, len(classes))
-        model.load_state_dict(state)
     except errors.ModuleError as exc:
         raise errors.InvalidModelDirectoryError(f"{folder}: {exc.message}") from exc
-    except RuntimeError as exc:
+    problem = load_weights(model, state)
+    if problem:
         raise errors.InvalidModelDirectoryError(
-            f"The weights in {model_path} do not fit {config['architecture']} with {len(classes)} classes: {exc}") from exc
+            f"The weights in {model_path} do not fit {config['architecture']} with {len(classes)} classes: {problem}")
     model.to(device).eval()
     return TrainedModel(model, classes, transform, config)
 

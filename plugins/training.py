@@ -29,7 +29,8 @@ def run_train(ctx) -> None:
     key = run_fingerprint(cfg, untrained, train_dir, val_dir, world_size)
     cfg.checkpoint_dir = Path(ctx.run_dir or Path(out).parent) / CHECKPOINTS / key
     train(cfg, untrained, train_dir, val_dir, out, ctx.device, ctx.progress)
-    _remove_if_empty(cfg.checkpoint_dir)
+    if int(os.environ.get("RANK", "0")) == 0:  # the only process that writes checkpoints
+        _remove_if_empty(cfg.checkpoint_dir)
 
 
 def _remove_if_empty(folder: Path) -> None:

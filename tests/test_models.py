@@ -1,0 +1,202 @@
+"""ResNet and DenseNet modules, offline pretrained weights, model directories, precision."""
+
+import json
+
+import pytest
+import torch
+import torchvision
+
+import visionblocks as vb
+from visionblocks import errors, models, ports
+from visionblocks import precision as prec
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty torch hub cache: pretrained weights are found only where the test puts them."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    return tmp_path / "torch-home" / "hub" / "checkpoints"
+
+
+def _write_imagenet_weights(folder, architecture):
+    """A state dict in torchvision's exact cache file name (random values: no download)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = torchvision.models.get_model_weights(architecture).IMAGENET1K_V1
+    path = folder / weights.url.rsplit("/", 1)[-1]
+    state = torchvision.models.get_model(architecture, weights=None).state_dict()
+    torch.save(state, path)
+    return path, state
+
+
+def test_resnet_module_writes_json_config_without_code(tmp_path):
+    result = vb.run_module("resnet", params={"model_name": "resnet34", "pretrained": False,
+                                             "zero_init_residual": True}, out=tmp_path)
+    folder = result.outputs["untrained_model"]
+    assert ports.port_type_of(folder) == ports.UNTRAINED_MODEL_DIRECTORY
+    assert sorted(p.name for p in folder.iterdir()) == ["_config.json", "_meta.yaml"]
+    assert json.loads((folder / "_config.json").read_text()) == {
+        "family": "resnet", "architecture": "resnet34", "pretrained": False, "weights_path": None,
+        "zero_init_residual": True, "memory_efficient": False}
+    assert models.load_untrained(folder)["architecture"] == "resnet34"
+
+
+def test_designer_defaults():
+    resnet, densenet = vb.describe("resnet"), vb.describe("densenet")
+    assert resnet.param("model_name").default == "resnext101_32x8d"
+    assert densenet.param("model_name").default == "densenet201"
+    assert resnet.param("pretrained").default is True and resnet.param("zero_init_residual").default is False
+    assert densenet.param("memory_efficient").default is False
+    assert set(resnet.param("model_name").choices) == set(models.RESNET_ARCHITECTURES)
+    assert set(densenet.param("model_name").choices) == set(models.DENSENET_ARCHITECTURES)
+
+
+@pytest.mark.parametrize("architecture, head", [("resnet18", "fc"), ("densenet121", "classifier")])
+def test_build_model_sizes_the_head(architecture, head):
+    model = models.build_model(models.untrained_config(architecture, pretrained=False), 7)
+    assert getattr(model, head).out_features == 7
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 7)
+
+
+def test_build_model_options_reach_torchvision():
+    resnet = models.build_model(models.untrained_config("resnet18", False, zero_init_residual=True), 3)
+    assert all(not block.bn2.weight.detach().any() for block in resnet.layer1)
+    densenet = models.build_model(models.untrained_config("densenet121", False, memory_efficient=True), 3)
+    assert densenet.features.denseblock1.denselayer1.memory_efficient
+
+
+def test_pretrained_weights_come_from_the_torch_hub_cache(torch_home):
+    path, state = _write_imagenet_weights(torch_home, "resnet18")
+    assert path.name == "resnet18-f37072fd.pth"
+    model = models.build_model(models.untrained_config("resnet18", pretrained=True), 5)
+    assert torch.equal(model.conv1.weight, state["conv1.weight"])
+    assert torch.equal(model.layer4[1].bn2.running_var, state["layer4.1.bn2.running_var"])
+    assert model.fc.out_features == 5
+
+
+def test_pretrained_densenet_reads_old_style_checkpoint_keys(tmp_path):
+    """torchvision's cached DenseNet files name layers ``norm.1``; they still load."""
+    _, state = _write_imagenet_weights(tmp_path, "densenet121")
+    old = {k.replace("norm1.", "norm.1.").replace("conv2.", "conv.2."): v for k, v in state.items()
+           if not k.endswith("num_batches_tracked")}  # the old files predate this buffer
+    assert any(".norm.1." in k for k in old)
+    path = tmp_path / "old-densenet.pth"
+    torch.save(old, path)
+    model = models.build_model(models.untrained_config("densenet121", True, weights_path=str(path)), 4)
+    assert torch.equal(model.features.denseblock1.denselayer1.norm1.weight,
+                       state["features.denseblock1.denselayer1.norm1.weight"])
+
+
+def test_missing_weights_name_the_file_to_put_where(torch_home, tmp_path):
+    with pytest.raises(errors.CouldNotOpenFileError) as caught:
+        vb.run_module("resnet", params={"model_name": "resnet50"}, out=tmp_path / "run")
+    text = caught.value.one_line()
+    assert str(torch_home / "resnet50-0676ba61.pth") in text
+    assert "never downloads" in text
+    info = json.loads((tmp_path / "run" / "error_info.json").read_text())
+    assert info["Exception"]["ErrorCode"] == 48
+    assert not (tmp_path / "run" / "untrained_model").exists()
+
+
+def test_weights_path_parameter(tmp_path, torch_home):
+    path, state = _write_imagenet_weights(tmp_path / "mine", "densenet121")
+    result = vb.run_module("densenet", params={"model_name": "densenet121", "weights_path": str(path)},
+                           out=tmp_path / "run")
+    config = models.load_untrained(result.outputs["untrained_model"])
+    model = models.build_model(config, 3)
+    assert torch.equal(model.features.conv0.weight, state["features.conv0.weight"])
+    with pytest.raises(errors.CouldNotOpenFileError, match="does not exist"):
+        vb.run_module("densenet", params={"model_name": "densenet121", "weights_path": str(tmp_path / "no.pth")},
+                      out=tmp_path / "run2")
+
+
+# -- ModelDirectory ---------------------------------------------------------------------------
+
+@pytest.fixture
+def trained_dir(tmp_path):
+    config = {**models.untrained_config("resnet18", False), "input_size": [3, 16, 16]}
+    torch.manual_seed(0)
+    model = models.build_model(config, 3)
+    folder = tmp_path / "model"
+    models.save_trained(folder, model, config, ["cat", "dog", "emu"], [["Resize", 16], ["ToTensor", {}]])
+    return folder, model
+
+
+def test_model_directory_round_trip(trained_dir):
+    folder, model = trained_dir
+    meta = ports.read_meta(folder)
+    assert meta["type"] == ports.MODEL_DIRECTORY and meta["model_type"] == "torch_state_dict"
+    loaded = models.load_trained(folder)
+    assert loaded.classes == ["cat", "dog", "emu"]
+    assert loaded.transform == [["Resize", 16], ["ToTensor", {}]]
+    assert loaded.config["num_classes"] == 3 and loaded.config["input_size"] == [3, 16, 16]
+    assert not loaded.model.training
+    x = torch.rand(2, 3, 16, 16)
+    model.eval()
+    assert torch.equal(loaded.model(x), model(x))
+
+
+def test_class_names_as_id_map(trained_dir):
+    folder, _ = trained_dir
+    (folder / "_id_to_class.json").write_text(json.dumps({"2": "emu", "0": "cat", "1": "dog"}))
+    assert models.load_trained(folder).classes == ["cat", "dog", "emu"]
+
+
+def test_not_a_model_directory(tmp_path):
+    untrained = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=tmp_path)
+    with pytest.raises(errors.InvalidModelDirectoryError, match="expects a ModelDirectory"):
+        models.load_trained(untrained.outputs["untrained_model"])
+
+
+def test_legacy_pickle_model_is_refused(tmp_path):
+    ports.write_meta(tmp_path, ports.MODEL_DIRECTORY, model_type="pickle", model="model.pkl")
+    with pytest.raises(errors.InvalidModelDirectoryError, match="legacy pickled models") as caught:
+        models.load_trained(tmp_path)
+    assert caught.value.code == 159
+
+
+def test_pickled_module_is_never_loaded(trained_dir):
+    folder, model = trained_dir
+    torch.save(model, folder / "_model.pth")  # a whole pickled nn.Module, not a state dict
+    with pytest.raises(errors.InvalidModelDirectoryError, match="pickled code is never loaded"):
+        models.load_trained(folder)
+
+
+def test_weights_that_do_not_fit(trained_dir):
+    folder, _ = trained_dir
+    (folder / "_id_to_class.json").write_text(json.dumps(["a", "b"]))
+    with pytest.raises(errors.InvalidModelDirectoryError, match="do not fit resnet18 with 2 classes"):
+        models.load_trained(folder)
+
+
+# -- precision ------------------------------------------------------------------------------
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: False)
+    assert prec.resolve_precision("auto", "cpu").name == "fp32"
+    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
+    assert prec.resolve_precision("auto", "cpu").name == "bf16"
+    monkeypatch.setattr(prec, "cuda_has_native_bf16", lambda device: False)
+    assert prec.resolve_precision("auto", "cuda").name == "fp32"
+    monkeypatch.setattr(prec, "cuda_has_native_bf16", lambda device: True)
+    assert prec.resolve_precision("auto", "cuda").dtype == torch.bfloat16
+
+
+def test_explicit_precisions():
+    assert prec.resolve_precision("fp32", "cpu").dtype is None
+    assert prec.resolve_precision("bf16", "cpu").dtype == torch.bfloat16
+    assert prec.resolve_precision("fp16", "cuda").needs_grad_scaler
+    with pytest.raises(errors.NotInRangeValueError, match="needs a CUDA GPU"):
+        prec.resolve_precision("fp16", "cpu")
+
+
+def test_cpu_bf16_detection_reads_the_cpu_flags():
+    with open("/proc/cpuinfo") as fh:
+        flags = next((line for line in fh if line.startswith("flags")), "").split()
+    assert prec.cpu_has_native_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def test_bf16_autocast_on_cpu():
+    model = models.build_model(models.untrained_config("resnet18", False), 3)
+    with prec.autocast("cpu", prec.resolve_precision("bf16", "cpu")):
+        out = model(torch.rand(2, 3, 16, 16))
+    assert out.dtype == torch.bfloat16

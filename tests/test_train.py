@@ -1,0 +1,218 @@
+"""Train PyTorch Model: outputs, designer errors, schedule, early stopping, exact resume after
+SIGKILL, and distributed training under torchrun (2 CPU processes)."""
+
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import visionblocks as vb
+from visionblocks import errors, models, ports
+from visionblocks.imagedir import ImageDirectory, ImageEntry
+from visionblocks.train import EpochBatches, TrainConfig, TrainState, _out_of_patience, _track_best, lr_factor, train
+
+REPO = Path(__file__).resolve().parent.parent
+AUGMENT = [["RandomHorizontalFlip", {}], ["ToTensor", {}], ["Normalize", {"mean": [0.5] * 3, "std": [0.5] * 3}]]
+
+
+def image_directory(raw: Path, out: Path, per_class: int, skip: int = 0, classes=None, labeled=True,
+                    transform=None) -> Path:
+    """Write an ImageDirectory from the raw digit folders (``per_class`` images from index ``skip``)."""
+    classes = classes or sorted(p.name for p in raw.iterdir())
+    entries = []
+    (out / "image").mkdir(parents=True)
+    for name in classes:
+        for path in sorted((raw / name).iterdir())[skip:skip + per_class]:
+            file_name = f"image/{name}_{path.stem}.png"
+            shutil.copyfile(path, out / file_name)
+            entries.append(ImageEntry(len(entries), file_name, name if labeled else None, 16, 16, "L"))
+    ImageDirectory.write(out, entries, classes if labeled else None, transform,
+                         "training" if transform else None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(digits_dir, tmp_path_factory):
+    """Training (4 per class, with augmentation), validation (2 per class) and an untrained resnet18."""
+    root = tmp_path_factory.mktemp("train-data")
+    untrained = root / "resnet18"
+    models.save_untrained(untrained, models.untrained_config("resnet18", pretrained=False))
+    return {
+        "untrained_model": untrained,
+        "training_dataset": image_directory(digits_dir, root / "train", 4, transform=AUGMENT),
+        "validation_dataset": image_directory(digits_dir, root / "val", 2, skip=10),
+    }
+
+
+FAST = {"epochs": 2, "batch_size": 8, "learning_rate": 0.05, "print_frequency": 2}
+
+
+def test_training_writes_a_model_directory(data, tmp_path):
+    result = vb.run_module("train-pytorch-model", inputs=data, params=FAST, out=tmp_path)
+    folder = result.outputs["trained_model"]
+    assert ports.read_meta(folder)["type"] == ports.MODEL_DIRECTORY
+    assert {"_model.pth", "_config.json", "_id_to_class.json", "_transforms.json", "metrics.csv",
+            "training_curve.png"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader(open(folder / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(math.isfinite(float(r[k])) for r in rows for k in ("train_loss", "val_loss", "images_per_second"))
+    assert float(rows[0]["learning_rate"]) == 0.05
+    loaded = models.load_trained(folder)
+    assert loaded.classes == [str(d) for d in range(10)]
+    assert loaded.transform == AUGMENT  # the training images' stored transformation, for scoring
+    assert loaded.config["input_size"] == [3, 16, 16] and loaded.config["num_classes"] == 10
+    assert loaded.model(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
+    assert not (tmp_path / ".checkpoints").exists()  # removed once training has ended
+
+
+def test_same_seed_same_weights_whatever_the_worker_count(data, tmp_path):
+    """Each image's augmentation is seeded by (seed, epoch, index), not by the worker loading it."""
+    untrained = models.load_untrained(data["untrained_model"])
+    states = []
+    for workers in (0, 1):
+        cfg = TrainConfig(epochs=1, batch_size=8, learning_rate=0.05, num_workers=workers)
+        train(cfg, untrained, data["training_dataset"], None, tmp_path / str(workers))
+        states.append(torch.load(tmp_path / str(workers) / "_model.pth", weights_only=True))
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_unlabeled_training_data_is_0024(data, digits_dir, tmp_path):
+    unlabeled = image_directory(digits_dir, tmp_path / "unlabeled", 1, labeled=False)
+    with pytest.raises(errors.NotLabeledDatasetError):
+        vb.run_module("train-pytorch-model", inputs={**data, "training_dataset": unlabeled}, params=FAST,
+                      out=tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "error_info.json").read_text())["Exception"]["ErrorCode"] == 24
+
+
+def test_validation_with_other_classes_is_0018(data, digits_dir, tmp_path):
+    other = image_directory(digits_dir, tmp_path / "val", 1, classes=["0", "1"])
+    with pytest.raises(errors.InvalidDatasetError, match="classes"):
+        vb.run_module("train-pytorch-model", inputs={**data, "validation_dataset": other}, params=FAST,
+                      out=tmp_path / "run")
+
+
+def test_a_non_pytorch_model_directory_is_0159(data, tmp_path):
+    with pytest.raises(errors.InvalidModelDirectoryError):
+        vb.run_module("train-pytorch-model", inputs={**data, "untrained_model": data["training_dataset"]},
+                      params=FAST, out=tmp_path / "a")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    ports.write_meta(foreign, ports.UNTRAINED_MODEL_DIRECTORY)
+    (foreign / "_config.json").write_text(json.dumps({"learner": "boosted decision tree"}))
+    with pytest.raises(errors.InvalidModelDirectoryError, match="not a PyTorch model"):
+        vb.run_module("train-pytorch-model", inputs={**data, "untrained_model": foreign}, params=FAST,
+                      out=tmp_path / "b")
+
+
+def test_learning_rate_default_and_parameter_ranges():
+    spec = vb.describe("train-pytorch-model")
+    defaults = {p.name: p.default for p in spec.params}
+    assert defaults == {"epochs": 5, "batch_size": 16, "warmup_step_number": 0, "learning_rate": 0.001,
+                        "random_seed": 1, "patience": 3, "print_frequency": 10, "precision": "auto"}
+    with pytest.raises(errors.GreaterThanError):
+        vb.run_module("train-pytorch-model", params={"epochs": 0}, out="/nonexistent")
+
+
+def test_warm_up_then_polynomial_decay():
+    factors = [lr_factor(step, warmup_steps=4, total_steps=12, power=2.0) for step in range(12)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == 1.0 and all(a > b for a, b in zip(factors[4:], factors[5:]))
+    assert factors[-1] == pytest.approx((1 / 8) ** 2)
+    assert lr_factor(0, 0, 10, 2.0) == 1.0
+
+
+def test_epoch_batches_are_seeded_sharded_and_never_a_single_image():
+    one = EpochBatches(17, 4, seed=1)
+    one.set_epoch(3)
+    first = list(one)
+    assert first == list(one) and all(epoch == 3 for batch in first for epoch, _ in batch)
+    assert [len(b) for b in first] == [4, 4, 4, 4]  # the 17th image would be alone: dropped this epoch
+    one.set_epoch(4)
+    assert list(one) != first
+    shards = [EpochBatches(10, 3, seed=1, rank=r, world_size=2) for r in range(2)]
+    seen = [[i for batch in s for _, i in batch] for s in shards]
+    assert len(seen[0]) == len(seen[1]) == 5 and set(seen[0]) | set(seen[1]) == set(range(10))
+
+
+def test_early_stopping_keeps_the_best_weights():
+    model = torch.nn.Linear(2, 2)
+    state, cfg = TrainState(), TrainConfig(patience=2)
+    for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.5]):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        _track_best(state, model, {"val_loss": loss})
+        state.epoch += 1
+    assert state.best_epoch == 2 and float(state.best_weights["weight"][0, 0]) == 1.0  # ties keep the earlier
+    assert _out_of_patience(state, cfg, val_loader=object())
+    assert not _out_of_patience(state, cfg, val_loader=None)  # no validation set: no early stopping
+
+
+# -- processes ------------------------------------------------------------------------------
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "visionblocks", *args]
+
+
+def _train_args(data, out: Path, params: dict) -> list[str]:
+    args = ["module", "run", "train-pytorch-model", "--out", str(out)]
+    for port, path in data.items():
+        args += ["--input", f"{port}={path}"]
+    for name, value in params.items():
+        args += ["--param", f"{name}={value}"]
+    return args
+
+
+def _env(quiet: bool = True) -> dict:
+    return {**os.environ, "VISIONBLOCKS_QUIET": "1" if quiet else "0", "VISIONBLOCKS_DEVICE": "cpu"}
+
+
+def _weights(folder: Path) -> dict:
+    return torch.load(folder / "trained_model" / "_model.pth", weights_only=True)
+
+
+def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
+    params = {"epochs": 4, "batch_size": 8, "learning_rate": 0.05, "warmup_step_number": 1}
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    subprocess.run(_cli(*_train_args(data, straight, params)), env=_env(), check=True, timeout=300)
+
+    victim = subprocess.Popen(_cli(*_train_args(data, resumed, params)), env=_env())
+    deadline = time.monotonic() + 240
+    while not list(resumed.glob(".checkpoints/*/checkpoint.pth")):
+        assert victim.poll() is None, "training ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+    assert not (resumed / "trained_model").exists()  # killed before the end: nothing published
+
+    again = subprocess.run(_cli(*_train_args(data, resumed, params)), env=_env(quiet=False), check=True,
+                           timeout=300, capture_output=True, text=True)
+    assert "resuming after epoch" in again.stderr
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_torchrun_trains_with_two_processes_and_only_rank_0_writes(data, tmp_path):
+    out = tmp_path / "ddp"
+    params = {"epochs": 1, "batch_size": 8, "learning_rate": 0.05, "print_frequency": 1}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "visionblocks", *_train_args(data, out, params)]
+    done = subprocess.run(command, env=_env(quiet=False), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 processes" in done.stderr
+    # Every progress line comes from rank 0 alone.
+    assert done.stderr.count("epoch 1/1: loss") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["trained_model"]
+    rows = list(csv.DictReader(open(out / "trained_model" / "metrics.csv")))
+    assert float(rows[0]["learning_rate"]) == pytest.approx(0.1)  # 0.05 x world size 2
+    assert models.load_trained(out / "trained_model").classes == [str(d) for d in range(10)]

@@ -200,3 +200,26 @@ def test_bf16_autocast_on_cpu():
     with prec.autocast("cpu", prec.resolve_precision("bf16", "cpu")):
         out = model(torch.rand(2, 3, 16, 16))
     assert out.dtype == torch.bfloat16
+
+
+# -- CPU convolution kernels ----------------------------------------------------------------
+
+def test_gemm_weight_gradient_matches_torch():
+    from visionblocks.conv_kernels import GemmGradConv2d, use_gemm_weight_gradient
+
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1, bias=True),
+                                    torch.nn.Conv2d(16, 4, 3, stride=2, padding=1, bias=False))
+    fast = torch.nn.Sequential(*(torch.nn.Conv2d(m.in_channels, m.out_channels, 3, m.stride, 1, bias=m.bias is not None)
+                                 for m in reference))
+    fast.load_state_dict(reference.state_dict())
+    assert use_gemm_weight_gradient(fast) == 2 and isinstance(fast[0], GemmGradConv2d)
+    assert fast.state_dict().keys() == reference.state_dict().keys()
+    x = torch.randn(3, 8, 2, 2, requires_grad=True)  # outputs of 2x2 and 1x1 pixels: the GEMM path
+    reference(x).square().sum().backward()
+    grad_x = x.grad.clone()
+    x.grad = None
+    fast(x).square().sum().backward()
+    torch.testing.assert_close(x.grad, grad_x)
+    for mine, theirs in zip(fast.parameters(), reference.parameters()):
+        torch.testing.assert_close(mine.grad, theirs.grad)

@@ -75,14 +75,15 @@ def test_training_writes_a_model_directory(data, tmp_path):
     assert not (tmp_path / ".checkpoints").exists()  # removed once training has ended
 
 
-def test_same_seed_same_weights_whatever_the_worker_count(data, tmp_path):
-    """Each image's augmentation is seeded by (seed, epoch, index), not by the worker loading it."""
+def test_same_weights_with_or_without_workers_and_decoded_cache(data, tmp_path):
+    """Each image's augmentation is seeded by (seed, epoch, index), not by the process loading it,
+    and the in-memory cache holds exactly the pixels a loader would decode."""
     untrained = models.load_untrained(data["untrained_model"])
     states = []
-    for workers in (0, 1):
-        cfg = TrainConfig(epochs=1, batch_size=8, learning_rate=0.05, num_workers=workers)
-        train(cfg, untrained, data["training_dataset"], None, tmp_path / str(workers))
-        states.append(torch.load(tmp_path / str(workers) / "_model.pth", weights_only=True))
+    for name, options in {"cached": {}, "streamed": {"cache_decoded": False, "num_workers": 1}}.items():
+        cfg = TrainConfig(epochs=1, batch_size=8, learning_rate=0.05, **options)
+        train(cfg, untrained, data["training_dataset"], None, tmp_path / name)
+        states.append(torch.load(tmp_path / name / "_model.pth", weights_only=True))
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 

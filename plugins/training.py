@@ -168,7 +168,7 @@ TRAIN = ModuleSpec(
         "On a CPU, when the decoded training and validation images fit in memory (up to 2 GiB and a quarter of "
         "the free memory), they are decoded once before the first epoch instead of in every epoch, and the "
         "weight gradients of convolutions with outputs of one to four pixels, which are slow in the standard "
-        "CPU library, are computed as one matrix product. Neither changes the result.",
+        "CPU library, are computed as one matrix product. The results are the same, up to floating-point rounding.",
         "This CPU's support for bfloat16 is read from its flags (avx512_bf16, amx_bf16); CPUs with only AVX2 "
         "would emulate bfloat16 slower than they compute in 32 bits, so auto uses fp32 there.",
     ),

@@ -1,0 +1,199 @@
+"""Scoring with a trained model: the :class:`Scorer` that Score Image Model and the web service share.
+
+A :class:`Scorer` loads a ModelDirectory once and turns images into class probabilities:
+``predict_images`` takes RGB PIL images (the web service's case), ``predict_tensors`` takes a
+batch that is already transformed (the module's case, fed by a DataLoader). Both run under
+``torch.inference_mode`` in the requested precision, batch by batch, so memory does not grow with
+the number of images.
+
+:func:`score_directory` streams an ImageDirectory through a scorer and writes the scored dataset
+(designer-spec §9) Parquet row group by row group, so neither the images nor the table are ever
+held whole in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from . import models, ports
+from . import precision as prec
+from .dataframe import DATA_FILE
+from .device import resolve_device
+from .imagedir import ImageDirectory
+from .loading import ImageDataset, make_loader
+from .progress import Progress
+from .transforms import INFERENCE, Transform, build_transform, with_to_tensor
+
+SCORED_LABELS = "Scored Labels"
+PROBABILITY_PREFIX = "Scored Probabilities_"
+LABEL_COLUMN = "label"
+IDENTIFIER_COLUMN = "identifier"
+DEFAULT_BATCH_SIZE = 64
+
+
+def probability_column(class_name: str) -> str:
+    return f"{PROBABILITY_PREFIX}{class_name}"
+
+
+class Scorer:
+    """A trained model ready to score: ``.classes``, ``.transform`` and two predict methods.
+
+    ``device``: a torch device or name (``None`` = auto: cuda, then mps, then cpu).
+    ``precision``: auto, fp32, bf16 or fp16 (see :mod:`visionblocks.precision`).
+    ``transform`` turns one RGB PIL image into the float C×H×W tensor the model expects: the
+    model's stored training transformation in inference mode (random augmentation dropped), or
+    just ToTensor when the model has none.
+    """
+
+    def __init__(self, model_dir: str | Path, device=None, precision: str = "auto",
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        self.device = torch.device(device) if isinstance(device, torch.device) else resolve_device(device)
+        prec.tune_device(self.device)
+        trained = models.load_trained(model_dir, self.device)
+        self.model_dir = Path(model_dir)
+        self.classes: list[str] = list(trained.classes)
+        self.config: dict = trained.config
+        self.transform_ops = trained.transform
+        self.transform: Transform = (build_transform(trained.transform, INFERENCE) if trained.transform
+                                     else Transform(with_to_tensor([])))
+        self.precision = prec.resolve_precision(precision, self.device)
+        self.batch_size = int(batch_size)
+        self.memory_format = prec.memory_format(self.device)
+        self.model = trained.model.to(memory_format=self.memory_format).eval()
+
+    def predict_tensors(self, batch: torch.Tensor) -> np.ndarray:
+        """Class probabilities (N × classes, float64, rows summing to 1) of a transformed N×C×H×W batch.
+
+        A batch larger than ``batch_size`` is run in slices, so any size fits in memory.
+        """
+        if batch.dim() != 4:
+            raise ValueError(f"expected an N×C×H×W batch, got a tensor of shape {tuple(batch.shape)}")
+        out = np.empty((batch.shape[0], len(self.classes)), dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, batch.shape[0], self.batch_size):
+                part = prec.to_device(batch[start:start + self.batch_size], self.device)
+                part = part.contiguous(memory_format=self.memory_format)
+                with prec.autocast(self.device, self.precision):
+                    logits = self.model(part)
+                # Softmax in float64 from the (possibly bf16/fp16) logits: probabilities that sum to 1
+                # to the last digit, which metrics such as log loss and one-vs-rest AUC check.
+                out[start:start + part.shape[0]] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+        return out
+
+    def predict_images(self, images: Iterable) -> np.ndarray:
+        """Class probabilities of RGB PIL images (in order), transformed by :attr:`transform`.
+
+        Images whose transformed sizes differ (a transformation without Resize) are batched with
+        the others of their size.
+        """
+        tensors = [self.transform(image) for image in images]
+        out = np.empty((len(tensors), len(self.classes)), dtype=np.float64)
+        by_shape: dict[tuple, list[int]] = {}
+        for index, tensor in enumerate(tensors):
+            by_shape.setdefault(tuple(tensor.shape), []).append(index)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start:start + self.batch_size]
+                out[chunk] = self.predict_tensors(torch.stack([tensors[i] for i in chunk]))
+        return out
+
+    def labels_of(self, probabilities: np.ndarray) -> list[str]:
+        """The predicted class name of each row (the first class on ties, as argmax does)."""
+        return [self.classes[i] for i in probabilities.argmax(axis=1)]
+
+    def __repr__(self) -> str:
+        return (f"Scorer({self.model_dir}, {self.config.get('architecture')}, {len(self.classes)} classes, "
+                f"device={self.device}, precision={self.precision.name})")
+
+
+@dataclass
+class ScoreSummary:
+    rows: int
+    labeled: bool
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def scoring_dataset(scorer: Scorer, directory: ImageDirectory) -> ImageDataset:
+    """The images of ``directory`` as the model must see them.
+
+    A directory that carries a transformation (Apply Image Transformation's output) is loaded
+    with it, in inference mode, whatever mode it was applied in: scoring never augments. A
+    directory without one holds raw images, which get the model's own training transformation
+    in inference mode, so raw images and the web service are scored alike.
+    """
+    dataset = ImageDataset(directory, mode=INFERENCE)
+    if not directory.transform:
+        dataset.transform = scorer.transform
+    return dataset
+
+
+def iter_scores(scorer: Scorer, dataset: ImageDataset, batch_size: int,
+                num_workers: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(dataset indices, probabilities)`` batch by batch, in the dataset's order."""
+    loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers,
+                         pin_memory=prec.pin_memory(scorer.device))
+    for images, _targets, indices in loader:
+        yield indices.numpy(), scorer.predict_tensors(images)
+
+
+def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out: str | Path,
+                    batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
+                    num_workers: int | None = None) -> ScoreSummary:
+    """Score every image of ``directory`` and write the scored DataFrameDirectory into ``out``.
+
+    Columns: ``identifier`` (image id), ``label`` (only for a labeled directory), ``Scored Labels``
+    and one ``Scored Probabilities_<class>`` per class in class-id order. The meta records the
+    designer's score-column map, the label column and the scored image directory (for the
+    evaluation report's gallery).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    progress = progress or Progress("score")
+    if not isinstance(directory, ImageDirectory):
+        directory = ImageDirectory.load(directory, "Dataset")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    labeled = directory.labeled
+    dataset = scoring_dataset(scorer, directory)
+    columns = [IDENTIFIER_COLUMN] + ([LABEL_COLUMN] if labeled else []) + [SCORED_LABELS] + \
+        [probability_column(c) for c in scorer.classes]
+    fields = [pa.field(IDENTIFIER_COLUMN, pa.int64())] + ([pa.field(LABEL_COLUMN, pa.string())] if labeled else []) \
+        + [pa.field(SCORED_LABELS, pa.string())] + [pa.field(probability_column(c), pa.float64()) for c in scorer.classes]
+    schema = pa.schema(fields)
+    classes = np.array(scorer.classes, dtype=object)
+    start = time.perf_counter()
+    done, report_every = 0, max(1, len(dataset) // 10)
+    next_report = report_every
+    with pq.ParquetWriter(out / DATA_FILE, schema) as writer:
+        for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers):
+            entries = [directory.entries[i] for i in indices]
+            data = [pa.array([e.id for e in entries], pa.int64())]
+            if labeled:
+                data.append(pa.array([e.category for e in entries], pa.string()))
+            data.append(pa.array(classes[probs.argmax(axis=1)].tolist(), pa.string()))
+            data.extend(pa.array(probs[:, k], pa.float64()) for k in range(probs.shape[1]))
+            writer.write_table(pa.Table.from_arrays(data, schema=schema))
+            done += len(indices)
+            if done >= next_report or done == len(dataset):
+                progress.log(f"scored {done}/{len(dataset)} images ({progress.rate(done, start):.1f} images/s)")
+                next_report = done + report_every
+    seconds = time.perf_counter() - start
+    score_map = {"Multi Class Assigned Labels": SCORED_LABELS,
+                 **{probability_column(c): probability_column(c) for c in scorer.classes}}
+    meta = {"score_columns": score_map, "classes": list(scorer.classes),
+            "image_directory": str(Path(directory.root).resolve()), "model": str(scorer.model_dir.resolve())}
+    if labeled:
+        meta["label_column_name"] = LABEL_COLUMN
+    ports.write_meta(out, ports.DATAFRAME_DIRECTORY, data=DATA_FILE, rows=done, columns=columns, **meta)
+    return ScoreSummary(done, labeled, seconds)

@@ -1,8 +1,283 @@
-"""Built-in plugin (being written): see the open issue for this module family."""
+"""Built-in plugin: Score Image Model and Evaluate Model (Model Scoring & Evaluation).
+
+The work happens in ``visionblocks.score`` (the :class:`~visionblocks.score.Scorer`, shared with
+the web service), ``visionblocks.evaluate`` (metrics), ``visionblocks.plots`` (charts) and
+``visionblocks.report`` (the HTML report); this file holds what users read about the modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import visionblocks
+from visionblocks import errors, ports
+from visionblocks.spec import ModuleSpec, Param, Port
+
+CATEGORY = "Model Scoring & Evaluation"
+
+
+# -- Score Image Model ----------------------------------------------------------------------------
+def run_score(ctx) -> None:
+    from visionblocks.imagedir import ImageDirectory
+    from visionblocks.score import Scorer, score_directory
+
+    p = ctx.params
+    scorer = Scorer(ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
+    directory = ImageDirectory.load(ctx.inputs["dataset"], "Dataset")
+    how = "its own transformation" if directory.transform else "the model's transformation for inference"
+    ctx.progress.log(f"{scorer.config.get('architecture')} with {len(scorer.classes)} classes on {scorer.device}, "
+                     f"{scorer.precision.reason}; {len(directory)} images through {how}")
+    summary = score_directory(scorer, directory, ctx.outputs["scored_dataset"], p["batch_size"], ctx.progress)
+    ctx.progress.log(f"scored {summary.rows} images in {summary.seconds:.1f} s "
+                     f"({summary.images_per_second:.1f} images/s)")
+
+
+_SCORE_EXAMPLE = '''Train a small ResNet for one epoch on a few of the bundled digits, then score images with it:
+
+```python
+>>> import tempfile
+>>> from pathlib import Path
+>>> import visionblocks as vb
+>>> from visionblocks.dataframe import read_dataframe
+>>> from visionblocks.datasets import write_digits
+>>> work = Path(tempfile.mkdtemp())
+>>> raw = write_digits(work / "raw", size=16, per_class=2)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=work / "convert")
+>>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=work / "resnet")
+>>> trained = vb.run_module(
+...     "train-pytorch-model",
+...     inputs={"untrained_model": resnet.outputs["untrained_model"],
+...             "training_dataset": images.outputs["output_image_directory"]},
+...     params={"epochs": 1, "batch_size": 8, "learning_rate": 0.01},
+...     out=work / "train")
+>>> scored = vb.run_module(
+...     "score-image-model",
+...     inputs={"trained_model": trained.outputs["trained_model"],
+...             "dataset": images.outputs["output_image_directory"]},
+...     out=work / "score")
+>>> table = read_dataframe(scored.outputs["scored_dataset"])
+>>> len(table)
+20
+>>> list(table.columns[:4])
+['identifier', 'label', 'Scored Labels', 'Scored Probabilities_0']
+>>> bool(abs(table.filter(like="Scored Probabilities_").sum(axis=1) - 1).max() < 1e-9)
+True
+
+```
+'''
+
+SCORE = ModuleSpec(
+    id="score-image-model",
+    name="Score Image Model",
+    category=CATEGORY,
+    summary="Predicts the class of every image in an image directory with a trained image classification model.",
+    description=(
+        "Score Image Model runs a model trained by Train PyTorch Model on the images of an image directory and "
+        "writes one row per image: the image id, the true label when the images are labeled, the predicted "
+        "class, and the probability of every class the model knows.\n\n"
+        "When the image directory comes from Apply Image Transformation, its images are loaded with that "
+        "transformation. When it holds raw images, for example straight from Convert to Image Directory, they "
+        "go through the transformation the model was trained with. In both cases random augmentation such as "
+        "flips and rotations is left out, so the same image always gets the same scores.\n\n"
+        "Images are read and scored in batches, so memory use stays the same however many images there are. "
+        "The model runs on a GPU when one is available, else on the CPU. Connect the output to Evaluate Model "
+        "to measure how good the predictions are."
+    ),
+    steps=(
+        "Add the Score Image Model module to your pipeline.",
+        "Connect the Trained model output of Train PyTorch Model to the Trained model input.",
+        "Connect the images to score to the Dataset input, usually the test images after Apply Image "
+        "Transformation with a transformation for inference. Labeled images give a label column that Evaluate "
+        "Model can compare with the predictions.",
+        "Optionally change Precision and Batch size.",
+        "Run the pipeline, then connect the Scored dataset output to Evaluate Model.",
+    ),
+    inputs=(
+        Port("trained_model", ports.MODEL_DIRECTORY, "Trained model",
+             "A model trained by Train PyTorch Model."),
+        Port("dataset", ports.IMAGE_DIRECTORY, "Dataset",
+             "The images to score, labeled or not, prepared like the training images."),
+    ),
+    outputs=(
+        Port("scored_dataset", ports.DATAFRAME_DIRECTORY, "Scored dataset",
+             "One row per image with the predicted class and the probability of every class."),
+    ),
+    params=(
+        Param("precision", "enum", "Precision",
+              "The number format of the computation. auto uses bfloat16 mixed precision where the hardware "
+              "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
+              "32-bit floats elsewhere; fp16 needs a CUDA GPU. The probabilities are always written as 64-bit "
+              "floats.", default="auto", choices=("auto", "fp32", "bf16", "fp16")),
+        Param("batch_size", "int", "Batch size",
+              "How many images are scored together. Larger batches are faster until memory runs out.",
+              default=64, min=0, min_exclusive=True),
+    ),
+    results=(
+        ("identifier", "The id of the image in the image directory."),
+        ("label", "The true class of the image. Only present when the image directory is labeled."),
+        ("Scored Labels", "The predicted class: the class with the highest probability."),
+        ("Scored Probabilities_<class>", "The probability the model gives to the class, one column per class in "
+                                         "class-id order. The probabilities of an image add up to 1."),
+    ),
+    errors=(errors.InvalidModelDirectoryError, errors.InvalidDatasetError, errors.NullOrEmptyError,
+            errors.CouldNotOpenFileError, errors.InvalidTransformationDirectoryError, errors.NotInRangeValueError,
+            errors.GreaterThanError, errors.ParameterParsingError),
+    related=("train-pytorch-model", "apply-image-transformation", "evaluate-model"),
+    examples=(_SCORE_EXAMPLE,),
+    sections=(
+        ("Evaluating the scores",
+         "Connect the Scored dataset output to [Evaluate Model](evaluate-model.md). It finds the label column "
+         "and the score columns by their names and reports accuracy, precision, recall, AUC, log loss and the "
+         "confusion matrix, with charts and a report page that shows the misclassified images."),
+        ("Scoring in real time",
+         "The same trained model can answer requests over HTTP: `visionblocks serve MODEL_DIR` starts a web "
+         "service that scores images sent to it, with the same transformation and the same columns as this "
+         "module."),
+    ),
+    notes=(
+        "The designer's Score Image Model has no parameters. visionblocks adds Precision and Batch size.",
+        "The output is also a valid input for a later run: its metadata names the label column, the score "
+        "columns, the model and the scored image directory.",
+        "On a CUDA GPU scoring uses the channels-last memory layout, pinned memory and asynchronous copies.",
+    ),
+    run=run_score,
+)
+
+
+# -- Evaluate Model --------------------------------------------------------------------------------
+def run_evaluate(ctx) -> None:
+    from visionblocks.dataframe import write_dataframe
+    from visionblocks.evaluate import (check_comparable, confusion_frame, evaluate, read_scored,
+                                       results_table)
+    from visionblocks.plots import write_plots
+    from visionblocks.report import REPORT_FILE, write_report
+
+    evaluations = [evaluate(read_scored(ctx.inputs["scored_dataset"], "Scored dataset"))]
+    if ctx.inputs.get("scored_dataset_to_compare") is not None:
+        evaluations.append(evaluate(read_scored(ctx.inputs["scored_dataset_to_compare"], "Scored dataset to compare")))
+        check_comparable(*evaluations)
+    out = Path(ctx.outputs["evaluation_results"])
+    charts, tables = [], []
+    for evaluation, suffix in zip(evaluations, ("", "_compare")):
+        charts.append(write_plots(evaluation, out, suffix))
+        tables.append(f"confusion_matrix{suffix}.csv")
+        confusion_frame(evaluation).to_csv(out / tables[-1])
+    write_report(out, evaluations, charts)
+    write_dataframe(out, results_table(evaluations), task=evaluations[0].task, report=REPORT_FILE,
+                    charts=[name for files in charts for name in files.values()], confusion_matrices=tables)
+    for evaluation in evaluations:
+        summary = ", ".join(f"{name} {value:.4f}" for name, value in evaluation.metrics.items())
+        ctx.progress.log(f"{evaluation.data.name} ({evaluation.task}, {len(evaluation.data.y_true)} images): {summary}")
+    final = Path(ctx.run_dir) / "evaluation_results" if ctx.run_dir else out
+    ctx.progress.log(f"report: {final / REPORT_FILE}")
+
+
+_EVALUATE_EXAMPLE = '''Evaluate a small scored dataset with three classes, written by hand in the layout Score Image Model writes:
+
+```python
+>>> import tempfile
+>>> import pandas as pd
+>>> import visionblocks as vb
+>>> from visionblocks.dataframe import read_dataframe, write_dataframe
+>>> scored = pd.DataFrame({
+...     "identifier": [0, 1, 2, 3, 4, 5],
+...     "label": ["cat", "cat", "dog", "dog", "fox", "fox"],
+...     "Scored Labels": ["cat", "dog", "dog", "dog", "fox", "cat"],
+...     "Scored Probabilities_cat": [0.8, 0.3, 0.1, 0.2, 0.1, 0.5],
+...     "Scored Probabilities_dog": [0.1, 0.6, 0.8, 0.7, 0.2, 0.2],
+...     "Scored Probabilities_fox": [0.1, 0.1, 0.1, 0.1, 0.7, 0.3],
+... })
+>>> folder = write_dataframe(tempfile.mkdtemp(), scored, label_column_name="label")
+>>> result = vb.run_module("evaluate-model", inputs={"scored_dataset": folder}, out=tempfile.mkdtemp())
+>>> metrics = read_dataframe(result.outputs["evaluation_results"])
+>>> round(float(metrics.loc[0, "Overall_Accuracy"]), 4), round(float(metrics.loc[0, "Macro_Recall"]), 4)
+(0.6667, 0.6667)
+>>> sorted(p.name for p in result.outputs["evaluation_results"].glob("*.png"))
+['confusion_matrix.png', 'precision_recall_curves.png', 'roc_curves.png']
+
+```
+'''
+
+EVALUATE = ModuleSpec(
+    id="evaluate-model",
+    name="Evaluate Model",
+    category=CATEGORY,
+    summary="Measures how well a classification model predicts, from its scored dataset, and compares two models.",
+    description=(
+        "Evaluate Model compares the predicted classes and probabilities of a scored dataset, such as the output "
+        "of Score Image Model, with the true labels, and computes the standard metrics of classification. With "
+        "two classes it reports a binary evaluation; with more classes, a multi-class evaluation. Every metric "
+        "is computed by scikit-learn, so the numbers are the ones scikit-learn gives on the same data.\n\n"
+        "Besides the table of metrics, the output folder holds charts as PNG files: the ROC curves, the "
+        "precision-recall curves and the confusion matrix. It also holds a report page, `report.html`, that "
+        "shows the metrics, the charts and a gallery of the misclassified images with their scores, the most "
+        "confident mistakes first.\n\n"
+        "Connect a second scored dataset to compare two models on the same kind of task: the table then has "
+        "one row per model, the first input first."
+    ),
+    steps=(
+        "Add the Evaluate Model module to your pipeline.",
+        "Connect the Scored dataset output of Score Image Model to the Scored dataset input. The images must "
+        "have been labeled.",
+        "Optionally connect the scored dataset of a second model to the Scored dataset to compare input.",
+        "Run the pipeline and open `report.html` in the Evaluation results output, or read the metrics table.",
+    ),
+    inputs=(
+        Port("scored_dataset", ports.DATAFRAME_DIRECTORY, "Scored dataset",
+             "A scored dataset with a label column and the Scored Labels column, usually with one Scored "
+             "Probabilities column per class."),
+        Port("scored_dataset_to_compare", ports.DATAFRAME_DIRECTORY, "Scored dataset to compare",
+             "An optional second scored dataset, from a model of the same kind of task.", optional=True),
+    ),
+    outputs=(
+        Port("evaluation_results", ports.DATAFRAME_DIRECTORY, "Evaluation results",
+             "A table with one row of metrics per scored dataset, plus the charts, the confusion matrices and "
+             "the report page."),
+    ),
+    results=(
+        ("Overall_Accuracy", "Multi-class: the share of images whose predicted class is the true class."),
+        ("Micro_Precision, Micro_Recall, Micro_F1_Score",
+         "Multi-class: precision, recall and F1 score counted over all images together; for single-label "
+         "classification each of them equals the overall accuracy."),
+        ("Macro_Precision, Macro_Recall, Macro_F1_Score",
+         "Multi-class: the unweighted mean over the classes of each class's precision, recall and F1 score, so "
+         "every class counts the same however many images it has."),
+        ("Macro_AUC", "Multi-class: the area under the ROC curve of each class against all the others, averaged "
+                      "over the classes."),
+        ("Log_Loss", "The cross-entropy of the predicted probabilities: lower is better, 0 is perfect."),
+        ("Precision_<class>, Recall_<class>",
+         "Multi-class: each class's precision (the share of images predicted as the class that are of the "
+         "class) and recall (the share of images of the class that are predicted as the class)."),
+        ("Accuracy, Precision, Recall, F1_Score, AUC",
+         "Binary: the share of correct predictions, then precision, recall and F1 score of the positive class, "
+         "and the area under the ROC curve of the positive class's probability."),
+        ("Positive_Label", "Binary: the class that counts as positive (see the notes)."),
+        ("confusion_matrix.png, roc_curves.png, precision_recall_curves.png",
+         "The charts of the first input; the second input's charts end with `_compare`."),
+        ("confusion_matrix.csv", "The confusion matrix as a table: one row per true class, one column per "
+                                 "predicted class."),
+        ("report.html", "A page with the metrics, the charts and the misclassified images with their scores."),
+    ),
+    errors=(errors.NotLabeledDatasetError, errors.NotScoredDatasetError, errors.LearnerTypesNotCompatibleError,
+            errors.NotExpectedLabelColumnError, errors.TooFewRowsInDatasetError, errors.InvalidDatasetError,
+            errors.NullOrEmptyError),
+    related=("score-image-model", "train-pytorch-model"),
+    examples=(_EVALUATE_EXAMPLE,),
+    notes=(
+        "The designer documents the name Overall_Accuracy but not the names of its other multi-class metrics; "
+        "visionblocks names them in the same style.",
+        "Binary tasks use the designer's rule for the positive class: True for true/false labels, 1 for 0/1 "
+        "labels, and otherwise the second of the two labels in sorted order, for example dog for cat and dog.",
+        "A metric that is not defined for the data, such as the AUC of a class without any scored image, is "
+        "shown as not defined, with the reason in the report, exactly as scikit-learn returns it.",
+        "Labels that are not among the model's classes cannot be evaluated against its probabilities and stop "
+        "the evaluation with error 0058.",
+    ),
+    run=run_evaluate,
+)
 
 
 @visionblocks.hookimpl
 def visionblocks_register_modules(register):
-    pass
+    register(SCORE)
+    register(EVALUATE)

@@ -1,0 +1,148 @@
+"""Evaluate Model's charts as PNG files: ROC curves, precision-recall curves, confusion matrix.
+
+Figures are drawn on matplotlib's ``Figure`` objects (Agg canvas) rather than through pyplot, so
+no display is needed and no global plotting state of the caller is touched. Every chart has a title naming the scored dataset, labelled axes and
+class names; the confusion matrix writes its counts in the cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from .evaluate import BINARY, Evaluation
+
+# Up to this many classes get their own labelled curve; beyond it the legend would hide the chart,
+# so classes are drawn thin and grey under the micro-averaged curve.
+MAX_LABELLED_CURVES = 12
+# Up to this many classes show their counts inside the confusion-matrix cells.
+MAX_ANNOTATED_CLASSES = 30
+DPI = 110
+
+
+def write_plots(evaluation: Evaluation, folder: Path, suffix: str = "") -> dict[str, str]:
+    """Draw every chart of ``evaluation`` into ``folder``; return {chart: file name}."""
+    files = {"confusion_matrix": f"confusion_matrix{suffix}.png"}
+    plot_confusion_matrix(evaluation, folder / files["confusion_matrix"])
+    if evaluation.data.probabilities is not None:
+        files["roc_curves"] = f"roc_curves{suffix}.png"
+        files["precision_recall_curves"] = f"precision_recall_curves{suffix}.png"
+        plot_roc_curves(evaluation, folder / files["roc_curves"])
+        plot_precision_recall_curves(evaluation, folder / files["precision_recall_curves"])
+    return files
+
+
+def _curves(evaluation: Evaluation):
+    """(class name, binary truth, score) for each curve to draw: the positive class only for a
+    binary task, every class one-vs-rest otherwise (classes without any image are skipped)."""
+    data = evaluation.data
+    classes = [data.positive] if evaluation.task == BINARY else data.classes
+    for name in classes:
+        truth = data.y_true == name
+        if truth.any() and not truth.all():
+            yield name, truth, data.probabilities[:, data.classes.index(name)]
+
+
+def plot_roc_curves(evaluation: Evaluation, path: Path) -> None:
+    from sklearn.metrics import auc, roc_curve
+
+    data = evaluation.data
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="Chance")
+    curves = list(_curves(evaluation))
+    labelled = len(curves) <= MAX_LABELLED_CURVES
+    colors = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"]
+    for k, (name, truth, score) in enumerate(curves):
+        fpr, tpr, _ = roc_curve(truth, score)
+        if labelled:
+            ax.plot(fpr, tpr, color=colors(k % colors.N), linewidth=1.6, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+        else:
+            ax.plot(fpr, tpr, color="0.75", linewidth=0.6)
+    if not labelled:
+        truth = np.concatenate([t for _, t, _ in curves])
+        score = np.concatenate([s for _, _, s in curves])
+        fpr, tpr, _ = roc_curve(truth, score)
+        ax.plot(fpr, tpr, color="C0", linewidth=2, label=f"Micro-average of {len(curves)} classes (AUC {auc(fpr, tpr):.3f})")
+    kind = f"positive class {data.positive}" if evaluation.task == BINARY else "one class against the rest"
+    _finish(ax, f"ROC curves ({kind})\n{data.name}", "False positive rate", "True positive rate",
+            "lower right")
+    _save(fig, path)
+
+
+def plot_precision_recall_curves(evaluation: Evaluation, path: Path) -> None:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    data = evaluation.data
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
+    curves = list(_curves(evaluation))
+    labelled = len(curves) <= MAX_LABELLED_CURVES
+    colors = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"]
+    for k, (name, truth, score) in enumerate(curves):
+        precision, recall, _ = precision_recall_curve(truth, score)
+        if labelled:
+            ap = average_precision_score(truth, score)
+            ax.step(recall, precision, where="post", color=colors(k % colors.N), linewidth=1.6,
+                    label=f"{name} (AP {ap:.3f})")
+        else:
+            ax.step(recall, precision, where="post", color="0.75", linewidth=0.6)
+    if not labelled:
+        truth = np.concatenate([t for _, t, _ in curves])
+        score = np.concatenate([s for _, _, s in curves])
+        precision, recall, _ = precision_recall_curve(truth, score)
+        ax.step(recall, precision, where="post", color="C0", linewidth=2,
+                label=f"Micro-average of {len(curves)} classes (AP {average_precision_score(truth, score):.3f})")
+    kind = f"positive class {data.positive}" if evaluation.task == BINARY else "one class against the rest"
+    _finish(ax, f"Precision-recall curves ({kind})\n{data.name}", "Recall", "Precision", "lower left")
+    _save(fig, path)
+
+
+def plot_confusion_matrix(evaluation: Evaluation, path: Path) -> None:
+    data = evaluation.data
+    counts = evaluation.confusion
+    n = len(data.classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    # Colour = share of the true class (row), so a rare class's mistakes show as clearly as a
+    # common one's; the cell text gives the count.
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    edge = min(14.0, max(5.0, 0.55 * n + 2.5))
+    fig = Figure(figsize=(edge + 1.2, edge))
+    ax = fig.subplots()
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("Share of the images of the true class")
+    ticks = np.arange(n)
+    ax.set_xticks(ticks, labels=data.classes, rotation=45 if max(len(c) for c in data.classes) > 3 else 0,
+                  ha="right" if max(len(c) for c in data.classes) > 3 else "center")
+    ax.set_yticks(ticks, labels=data.classes)
+    if n <= MAX_ANNOTATED_CLASSES:
+        size = 11 if n <= 10 else 8 if n <= 20 else 6
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=size,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    accuracy = np.trace(counts) / max(1, counts.sum())
+    ax.set_title(f"Confusion matrix ({counts.sum()} images, accuracy {accuracy:.3f})\n{data.name}")
+    ax.set_xlabel("Predicted label")
+    ax.set_ylabel("True label")
+    _save(fig, path)
+
+
+def _finish(ax, title: str, xlabel: str, ylabel: str, legend_at: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.02)
+    ax.set_aspect("equal")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_at, fontsize=8, framealpha=0.9)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)

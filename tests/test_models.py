@@ -41,7 +41,7 @@ def test_resnet_module_writes_json_config_without_code(tmp_path):
 
 
 def test_designer_defaults():
-    resnet, densenet = vb.describe("resnet"), vb.describe("densenet")
+    resnet, densenet = vb.get_registry().get("resnet"), vb.get_registry().get("densenet")
     assert resnet.param("model_name").default == "resnext101_32x8d"
     assert densenet.param("model_name").default == "densenet201"
     assert resnet.param("pretrained").default is True and resnet.param("zero_init_residual").default is False

@@ -40,6 +40,22 @@ def image_directory(raw: Path, out: Path, per_class: int, skip: int = 0, classes
     return out
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Train with one thread (restored afterwards): on a machine busy with other tests, two OpenMP
+    threads waiting for each other make these tiny runs many times slower. tune_device leaves the
+    thread count alone when OMP_NUM_THREADS is set."""
+    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+    if env is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = env
+
+
 @pytest.fixture(scope="module")
 def data(digits_dir, tmp_path_factory):
     """Training (4 per class, with augmentation), validation (2 per class) and an untrained resnet18."""
@@ -116,7 +132,7 @@ def test_a_non_pytorch_model_directory_is_0159(data, tmp_path):
 
 
 def test_learning_rate_default_and_parameter_ranges():
-    spec = vb.describe("train-pytorch-model")
+    spec = vb.get_registry().get("train-pytorch-model")
     defaults = {p.name: p.default for p in spec.params}
     assert defaults == {"epochs": 5, "batch_size": 16, "warmup_step_number": 0, "learning_rate": 0.001,
                         "random_seed": 1, "patience": 3, "print_frequency": 10, "precision": "auto"}
@@ -174,7 +190,10 @@ def _train_args(data, out: Path, params: dict) -> list[str]:
 
 
 def _env(quiet: bool = True) -> dict:
-    return {**os.environ, "VISIONBLOCKS_QUIET": "1" if quiet else "0", "VISIONBLOCKS_DEVICE": "cpu"}
+    # One thread per process: on a machine busy with other tests, two OpenMP threads that wait for
+    # each other at every operation make a tiny training run many times slower.
+    return {**os.environ, "VISIONBLOCKS_QUIET": "1" if quiet else "0", "VISIONBLOCKS_DEVICE": "cpu",
+            "OMP_NUM_THREADS": "1"}
 
 
 def _weights(folder: Path) -> dict:

@@ -21,6 +21,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/visionblocks sample digits data/digits
 	$(VENV)/bin/visionblocks run examples/digits-pipeline.yaml --out runs/digits
+	$(VENV)/bin/visionblocks report runs/digits
 	$(MAKE) site
 
 test: $(STAMP)

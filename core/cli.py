@@ -19,6 +19,7 @@ from . import errors
 COMMAND_MODULES = (
     "visionblocks.commands",
     "visionblocks.docs_commands",
+    "visionblocks.report_commands",
 )
 
 

@@ -228,9 +228,13 @@ def evaluate(data: ScoredData) -> Evaluation:
             title = average.capitalize()
             values.update({f"{title}_Precision": p, f"{title}_Recall": r, f"{title}_F1_Score": f})
         if data.probabilities is not None:
+            # scikit-learn reads probability columns in sorted label order (roc_auc_score refuses
+            # other orders, log_loss assumes it), so hand them over sorted.
+            order = np.argsort(np.array(classes, dtype=object), kind="stable")
+            labels, probabilities = [classes[i] for i in order], data.probabilities[:, order]
             values["Macro_AUC"] = _auc(lambda: skm.roc_auc_score(
-                y_true, data.probabilities, multi_class="ovr", average="macro", labels=classes), notes)
-            values["Log_Loss"] = skm.log_loss(y_true, data.probabilities, labels=classes)
+                y_true, probabilities, multi_class="ovr", average="macro", labels=labels), notes)
+            values["Log_Loss"] = skm.log_loss(y_true, probabilities, labels=labels)
     if data.probabilities is None:
         notes.append("AUC and log loss need probability columns, which this scored dataset does not have.")
     missing = [c for c, n in zip(classes, support) if n == 0]

@@ -163,7 +163,8 @@ def run_evaluate(ctx) -> None:
         tables.append(f"confusion_matrix{suffix}.csv")
         confusion_frame(evaluation).to_csv(out / tables[-1])
     write_report(out, evaluations, charts)
-    write_dataframe(out, results_table(evaluations), task=evaluations[0].task, report=REPORT_FILE,
+    metrics = list(dict.fromkeys(name for evaluation in evaluations for name in evaluation.metrics))
+    write_dataframe(out, results_table(evaluations), task=evaluations[0].task, metrics=metrics, report=REPORT_FILE,
                     charts=[name for files in charts for name in files.values()], confusion_matrices=tables)
     for evaluation in evaluations:
         summary = ", ".join(f"{name} {value:.4f}" for name, value in evaluation.metrics.items())

@@ -31,13 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from . import errors, models, precision as prec
 from .conv_kernels import use_gemm_weight_gradient
 from .image_cache import DecodedImages, fits_in_memory
 from .imagedir import ImageDirectory
-from .loading import ImageDataset, default_num_workers, make_loader
+from .loading import ImageDataset, default_num_workers
 from .progress import Progress
 
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -241,14 +241,15 @@ def make_train_loader(dataset, cfg: TrainConfig, dist: Dist, device: torch.devic
     workers = cfg.num_workers if cfg.num_workers is not None else _workers(dataset, cfg.batch_size, dist, device)
     # Persistent workers are safe: the epoch travels with each key, not in worker state.
     return DataLoader(SeededItems(dataset, cfg.seed), batch_sampler=batches, num_workers=workers,
-                      pin_memory=prec.pin_memory(device), persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
+                      collate_fn=collate_images, pin_memory=prec.pin_memory(device),
+                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
 
 
 def make_eval_loader(dataset, cfg: TrainConfig, dist: Dist, device: torch.device):
     workers = cfg.num_workers if cfg.num_workers is not None else _workers(dataset, cfg.batch_size, dist, device)
-    return make_loader(dataset, batch_size=cfg.batch_size, num_workers=workers, pin_memory=prec.pin_memory(device),
-                       sampler=Shard(len(dataset), dist.rank, dist.world_size))
+    return DataLoader(dataset, batch_size=cfg.batch_size, sampler=Shard(len(dataset), dist.rank, dist.world_size),
+                      num_workers=workers, collate_fn=collate_images, pin_memory=prec.pin_memory(device),
+                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
 
 
 def _workers(dataset, batch_size: int, dist: Dist, device: torch.device) -> int:
@@ -477,6 +478,7 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
     prec.tune_device(device, processes_per_host=int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)))
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
+    input_size = _input_size(train_set)
     started = time.perf_counter()
     train_data, val_data = keep_decoded(train_set, cfg), keep_decoded(val_set, cfg)
     prepare_seconds = time.perf_counter() - started
@@ -486,6 +488,7 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
 
     torch.manual_seed(cfg.seed)  # the initial weights of the head (and of the whole net from scratch)
     model = models.build_model(untrained, len(classes)).to(device, memory_format=prec.memory_format(device))
+    check_input_size(model, input_size, untrained["architecture"], device)
     if device.type == "cpu":
         use_gemm_weight_gradient(model)  # same math, ~1.8x faster steps on small images (conv_kernels.py)
     criterion = torch.nn.CrossEntropyLoss()
@@ -530,7 +533,6 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
     if state.best_weights is not None:
         models.unwrap(model).load_state_dict(state.best_weights)
     if dist.is_main:
-        input_size = _input_size(train_set)
         write_outputs(out_dir, model, untrained, classes, train_set.directory.transform, input_size, state.history)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
@@ -561,8 +563,37 @@ def _epoch_line(row: dict, cfg: TrainConfig) -> str:
 
 def _input_size(dataset: ImageDataset) -> list[int]:
     """[C, H, W] of the images as the model sees them at inference."""
-    image = ImageDataset(dataset.directory, mode="inference")[0][0] if len(dataset) else None
-    return list(image.shape) if image is not None else None
+    return list(ImageDataset(dataset.directory, mode="inference")[0][0].shape)
+
+
+def check_input_size(model, input_size: list[int], architecture: str, device) -> None:
+    """Fail before training when the images are too small for the network (DenseNet's pooling
+    needs about 29 pixels), instead of with torch's message in the middle of the first batch."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_size, device=device))
+    except RuntimeError as exc:
+        raise errors.InvalidDatasetError(
+            f"Images of {input_size[-1]}x{input_size[-2]} pixels are too small for {architecture}: {exc}",
+            hint="Resize the images with Init Image Transformation and Apply Image Transformation "
+                 "(DenseNet needs at least 29 pixels), or choose a ResNet.") from exc
+    finally:
+        model.train(was_training)
+
+
+def collate_images(batch):
+    """torch's default collation, with the designer's error when images differ in size."""
+    try:
+        return default_collate(batch)
+    except RuntimeError as exc:
+        sizes = sorted({tuple(item[0].shape) for item in batch})
+        if len(sizes) < 2:
+            raise
+        raise errors.InvalidDatasetError(
+            f"The images of one batch have different sizes ({sizes[0]} and {sizes[1]}); a batch needs one size.",
+            hint="Add Resize and Center crop with Init Image Transformation and Apply Image Transformation.") from exc
 
 
 def write_outputs(out_dir: Path, model, untrained: dict, classes: list[str], transform, input_size, history) -> None:

@@ -131,6 +131,25 @@ def test_a_non_pytorch_model_directory_is_0159(data, tmp_path):
                       out=tmp_path / "b")
 
 
+def test_images_too_small_for_densenet_are_0018(data, tmp_path):
+    densenet = tmp_path / "densenet"
+    models.save_untrained(densenet, models.untrained_config("densenet121", pretrained=False))
+    with pytest.raises(errors.InvalidDatasetError, match="16x16 pixels are too small for densenet121"):
+        vb.run_module("train-pytorch-model", inputs={**data, "untrained_model": densenet}, params=FAST,
+                      out=tmp_path / "run")
+
+
+def test_images_of_different_sizes_are_0018(data, digits_dir, tmp_path):
+    from visionblocks.datasets import write_digits
+
+    mixed = image_directory(digits_dir, tmp_path / "mixed", 2, classes=["0", "1"])
+    big = write_digits(tmp_path / "big", size=20, per_class=1)
+    shutil.copyfile(next((big / "1").iterdir()), next((mixed / "image").glob("1_*")))
+    with pytest.raises(errors.InvalidDatasetError, match="different sizes"):
+        vb.run_module("train-pytorch-model", inputs={**data, "training_dataset": mixed, "validation_dataset": None},
+                      params=FAST, out=tmp_path / "run")
+
+
 def test_learning_rate_default_and_parameter_ranges():
     spec = vb.get_registry().get("train-pytorch-model")
     defaults = {p.name: p.default for p in spec.params}

@@ -8,7 +8,7 @@ Reproducibility and resuming. Every epoch is a pure function of (weights, optimi
 scheduler state, seed, epoch number): the order of the images is drawn from a generator seeded
 with (seed, epoch), and each image's random augmentation from torch's generator reseeded with
 (seed, epoch, image index) right before the image is transformed — in whichever worker process
-loads it. So a run that is killed and started again from its last checkpoint (written
+loads it (train_data.py). So a run that is killed and started again from its last checkpoint (written
 atomically after every epoch) ends with exactly the weights of an uninterrupted run on CPU, and
 neither the worker count nor worker restarts change the result.
 
@@ -25,20 +25,18 @@ import hashlib
 import json
 import math
 import os
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from . import errors, models, precision as prec
 from .conv_kernels import use_gemm_weight_gradient
-from .image_cache import DecodedImages, fits_in_memory
-from .imagedir import ImageDirectory
-from .loading import ImageDataset, default_num_workers
+from .image_cache import DecodedImages
+from .loading import ImageDataset
 from .progress import Progress
+from .train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
 
 CHECKPOINT_FILE = "checkpoint.pth"
 METRICS_FILE = "metrics.csv"
@@ -120,145 +118,6 @@ def distributed_device(device: torch.device, dist: Dist) -> torch.device:
     if dist.enabled and device.type == "cuda":
         return torch.device("cuda", dist.local_rank)
     return device
-
-
-# -- data ----------------------------------------------------------------------------------------
-
-def open_datasets(train_dir: Path, val_dir: Path | None) -> tuple[ImageDataset, ImageDataset | None]:
-    """The training set in its stored mode and the validation set for inference, checked."""
-    train_images = ImageDirectory.load(train_dir, "Training dataset")
-    if not train_images.labeled:
-        raise errors.NotLabeledDatasetError(
-            f"The training dataset {train_dir} has no labels; training needs a class for every image.",
-            hint="Convert a folder with one sub-folder per class (Convert to Image Directory).")
-    if not train_images.entries:
-        raise errors.TooFewRowsInDatasetError(f"The training dataset {train_dir} holds no image.")
-    val = None
-    if val_dir is not None:
-        val_images = ImageDirectory.load(val_dir, "Validation dataset")
-        if not val_images.labeled:
-            raise errors.NotLabeledDatasetError(
-                f"The validation dataset {val_dir} has no labels; validation loss needs a class for every image.")
-        if list(val_images.classes) != list(train_images.classes):
-            raise errors.InvalidDatasetError(
-                f"The validation dataset's classes {val_images.classes} differ from the training dataset's "
-                f"classes {train_images.classes}.",
-                hint="Split one labeled image directory into training and validation sets with Split Image Directory.")
-        val = ImageDataset(val_images, mode="inference")
-    return ImageDataset(train_images), val
-
-
-def _mix(*numbers: int) -> int:
-    """A 63-bit seed from several integers (so (seed, epoch, index) never collide)."""
-    digest = hashlib.blake2b(",".join(map(str, numbers)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
-
-
-class SeededItems(Dataset):
-    """Indexed by (epoch, index): seeds the random generators from (seed, epoch, index) before
-    loading the image, so augmentation does not depend on which worker loads it or when."""
-
-    def __init__(self, dataset: Dataset, seed: int):
-        self.dataset, self.seed = dataset, seed
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key):
-        epoch, index = key
-        seed = _mix(self.seed, epoch, index)
-        # The CPU generator alone: torch.manual_seed also seeds every accelerator (~150x slower).
-        torch.default_generator.manual_seed(seed)
-        random.seed(seed)
-        return self.dataset[index]
-
-
-class EpochBatches(Sampler):
-    """Batches of (epoch, index) keys: a fresh permutation per epoch from (seed, epoch), this
-    rank's share of it, and no final batch of a single image (batch norm cannot train on one).
-
-    Every rank gets the same number of batches (DistributedDataParallel needs that): the
-    permutation is padded by repeating its start, as DistributedSampler does.
-    """
-
-    def __init__(self, size: int, batch_size: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1):
-        self.size, self.batch_size, self.seed, self.shuffle = size, batch_size, seed, shuffle
-        self.rank, self.world_size = rank, world_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _indices(self) -> list[int]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch, "order"))
-            order = torch.randperm(self.size, generator=generator).tolist()
-        else:
-            order = list(range(self.size))
-        if self.world_size > 1:
-            per_rank = math.ceil(self.size / self.world_size)
-            order = (order * math.ceil(per_rank * self.world_size / self.size))[: per_rank * self.world_size]
-            order = order[self.rank::self.world_size]
-        return order
-
-    def _batches(self) -> list[list[int]]:
-        order = self._indices()
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches.pop()
-        return batches
-
-    def __iter__(self):
-        for batch in self._batches():
-            yield [(self.epoch, index) for index in batch]
-
-    def __len__(self) -> int:
-        return len(self._batches())
-
-
-class Shard(Sampler):
-    """Evaluation: this rank's every world_size-th image, no padding (totals are summed)."""
-
-    def __init__(self, size: int, rank: int = 0, world_size: int = 1):
-        self.indices = list(range(rank, size, world_size))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def keep_decoded(dataset: ImageDataset | None, cfg: TrainConfig):
-    """The dataset with its images decoded once into memory when they fit (image_cache.py)."""
-    if dataset is None or not cfg.cache_decoded or not fits_in_memory(dataset):
-        return dataset
-    return DecodedImages(dataset)
-
-
-def make_train_loader(dataset, cfg: TrainConfig, dist: Dist, device: torch.device) -> DataLoader:
-    batches = EpochBatches(len(dataset), cfg.batch_size, cfg.seed, True, dist.rank, dist.world_size)
-    workers = cfg.num_workers if cfg.num_workers is not None else _workers(dataset, cfg.batch_size, dist, device)
-    # Persistent workers are safe: the epoch travels with each key, not in worker state.
-    return DataLoader(SeededItems(dataset, cfg.seed), batch_sampler=batches, num_workers=workers,
-                      collate_fn=collate_images, pin_memory=prec.pin_memory(device),
-                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
-
-
-def make_eval_loader(dataset, cfg: TrainConfig, dist: Dist, device: torch.device):
-    workers = cfg.num_workers if cfg.num_workers is not None else _workers(dataset, cfg.batch_size, dist, device)
-    return DataLoader(dataset, batch_size=cfg.batch_size, sampler=Shard(len(dataset), dist.rank, dist.world_size),
-                      num_workers=workers, collate_fn=collate_images, pin_memory=prec.pin_memory(device),
-                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
-
-
-def _workers(dataset, batch_size: int, dist: Dist, device: torch.device) -> int:
-    """Loader processes: none on CPU when the pixels are already decoded (transforming them costs
-    less than a worker competing with the model for the cores) or under torchrun on CPU (the
-    processes already share the cores); else what visionblocks.loading picks for this machine."""
-    if device.type == "cpu" and (isinstance(dataset, DecodedImages) or dist.enabled):
-        return 0
-    return default_num_workers(len(dataset), batch_size)
 
 
 # -- optimisation ------------------------------------------------------------------------------
@@ -480,7 +339,7 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
     classes = train_set.classes
     input_size = _input_size(train_set)
     started = time.perf_counter()
-    train_data, val_data = keep_decoded(train_set, cfg), keep_decoded(val_set, cfg)
+    train_data, val_data = keep_decoded(train_set, cfg.cache_decoded), keep_decoded(val_set, cfg.cache_decoded)
     prepare_seconds = time.perf_counter() - started
     if isinstance(train_data, DecodedImages):
         progress.log(f"decoded {len(train_data) + (len(val_data) if val_data is not None else 0)} images into memory "
@@ -493,10 +352,12 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
         use_gemm_weight_gradient(model)  # same math, ~1.8x faster steps on small images (conv_kernels.py)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = make_optimizer(model, cfg, dist)
-    train_loader = make_train_loader(train_data, cfg, dist, device)
+    train_loader = make_train_loader(train_data, cfg.batch_size, cfg.seed, device, dist.rank, dist.world_size,
+                                     cfg.num_workers)
     scheduler = make_scheduler(optimizer, cfg, len(train_loader))
     scaler = prec.grad_scaler(device, precision)
-    val_loader = make_eval_loader(val_data, cfg, dist, device) if val_data is not None else None
+    val_loader = (make_eval_loader(val_data, cfg.batch_size, device, dist.rank, dist.world_size, cfg.num_workers)
+                  if val_data is not None else None)
 
     state = TrainState()
     checkpoint = Path(cfg.checkpoint_dir) / CHECKPOINT_FILE if cfg.checkpoint_dir else None
@@ -581,19 +442,6 @@ def check_input_size(model, input_size: list[int], architecture: str, device) ->
                  "(DenseNet needs at least 29 pixels), or choose a ResNet.") from exc
     finally:
         model.train(was_training)
-
-
-def collate_images(batch):
-    """torch's default collation, with the designer's error when images differ in size."""
-    try:
-        return default_collate(batch)
-    except RuntimeError as exc:
-        sizes = sorted({tuple(item[0].shape) for item in batch})
-        if len(sizes) < 2:
-            raise
-        raise errors.InvalidDatasetError(
-            f"The images of one batch have different sizes ({sizes[0]} and {sizes[1]}); a batch needs one size.",
-            hint="Add Resize and Center crop with Init Image Transformation and Apply Image Transformation.") from exc
 
 
 def write_outputs(out_dir: Path, model, untrained: dict, classes: list[str], transform, input_size, history) -> None:

@@ -112,8 +112,8 @@ def grad_scaler(device, precision: Precision):
 def memory_format(device):
     """channels_last on CUDA (tensor cores want NHWC); contiguous elsewhere.
 
-    On CPU, oneDNN convolutions also accept channels_last, but for the small images and
-    batches this tool sees on CPU it measured no faster, so CPU stays NCHW.
+    On CPU, oneDNN convolutions also accept channels_last, but training resnet18 on 32-pixel
+    images measured 15% slower with it (164 vs 192 images/s on 2 cores), so CPU stays NCHW.
     """
     import torch
 

@@ -26,7 +26,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -174,10 +174,6 @@ class Meter:
                 hint="Lower the learning rate; a loss that is not a number usually means it is too large.")
         return loss, correct, count
 
-    @property
-    def count(self) -> int:
-        return int(self._sums[2])
-
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
                     epoch: int, progress: Progress, dist: Dist) -> dict:
@@ -236,7 +232,7 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, scaler, state: Trai
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "scaler": scaler.state_dict(),
-        "state": {k: v for k, v in asdict(state).items() if k != "best_weights"},
+        "state": {f.name: getattr(state, f.name) for f in fields(state) if f.name != "best_weights"},
         "best_weights": state.best_weights,
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -258,7 +254,8 @@ def run_fingerprint(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir:
     """A key for "the same training run": parameters that change the weights, the model, the
     datasets' image lists and transforms, and the process count. Print frequency is left out."""
     digest = hashlib.sha256()
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("print_frequency", "num_workers", "checkpoint_dir")}
+    ignored = ("print_frequency", "num_workers", "cache_decoded", "checkpoint_dir")  # they do not change the weights
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ignored}
     digest.update(json.dumps([settings, untrained, world_size], sort_keys=True, default=str).encode())
     for folder in (train_dir, val_dir):
         if folder is None:

@@ -30,14 +30,17 @@ def open_datasets(train_dir: Path, val_dir: Path | None) -> tuple[ImageDataset, 
         raise errors.NotLabeledDatasetError(
             f"The training dataset {train_dir} has no labels; training needs a class for every image.",
             hint="Convert a folder with one sub-folder per class (Convert to Image Directory).")
-    if not train_images.entries:
-        raise errors.TooFewRowsInDatasetError(f"The training dataset {train_dir} holds no image.")
+    if len(train_images.entries) < 2:
+        raise errors.TooFewRowsInDatasetError(
+            f"The training dataset {train_dir} holds {len(train_images.entries)} image(s); training needs at least 2.")
     val = None
     if val_dir is not None:
         val_images = ImageDirectory.load(val_dir, "Validation dataset")
         if not val_images.labeled:
             raise errors.NotLabeledDatasetError(
                 f"The validation dataset {val_dir} has no labels; validation loss needs a class for every image.")
+        if not val_images.entries:
+            raise errors.TooFewRowsInDatasetError(f"The validation dataset {val_dir} holds no image.")
         if list(val_images.classes) != list(train_images.classes):
             raise errors.InvalidDatasetError(
                 f"The validation dataset's classes {val_images.classes} differ from the training dataset's "

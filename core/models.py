@@ -96,9 +96,9 @@ def pretrained_path(config: dict) -> Path:
 _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
-def _read_pretrained(config: dict) -> dict:
-    import torch
-
+def require_pretrained_file(config: dict) -> Path:
+    """The pretrained weights file of ``config``; CouldNotOpenFile (0048) saying which file to put
+    where when it is missing."""
     path = pretrained_path(config)
     if not path.is_file():
         arch = config["architecture"]
@@ -110,6 +110,13 @@ def _read_pretrained(config: dict) -> dict:
             todo = (f"Copy {pretrained_file_name(arch)} (torchvision's {arch} {PRETRAINED_WEIGHTS} weights) to "
                     f"{path}, set the weights path parameter to where the file is, or set Pretrained to false.")
         raise errors.CouldNotOpenFileError(f"{where} visionblocks never downloads weights.", hint=todo)
+    return path
+
+
+def _read_pretrained(config: dict) -> dict:
+    import torch
+
+    path = require_pretrained_file(config)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
@@ -144,9 +151,10 @@ def build_model(config: dict, num_classes: int):
     if num_classes < 1:
         raise errors.InvalidDatasetError("The training data has no class.")
     pretrained = bool(config.get("pretrained", False))
+    state = _read_pretrained(config) if pretrained else None  # a missing file fails before building
     model = tvm.get_model(arch, weights=None, num_classes=1000 if pretrained else num_classes, **options)
-    if pretrained:
-        problem = load_weights(model, _read_pretrained(config))
+    if state is not None:
+        problem = load_weights(model, state)
         if problem:
             raise errors.CouldNotOpenFileError(f"The pretrained weights at {pretrained_path(config)} do not fit {arch}: {problem}")
         if num_classes != 1000:

@@ -35,10 +35,8 @@ def _write(ctx, config: dict) -> None:
     from visionblocks import models
 
     if config["pretrained"]:
-        path = models.pretrained_path(config)
-        if not path.is_file():
-            # Fail here, at the first module, rather than after the data has been prepared.
-            models.build_model(config, 1000)
+        # Fail here, at the first module, rather than after the data has been prepared.
+        models.require_pretrained_file(config)
     models.save_untrained(ctx.outputs["untrained_model"], config)
     weights = f"ImageNet weights from {models.pretrained_path(config)}" if config["pretrained"] else "random weights"
     ctx.progress.log(f"{config['architecture']} with {weights}")

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "visionblocks.commands",
     "visionblocks.docs_commands",
     "visionblocks.report_commands",
+    "visionblocks.service.commands",
 )
 
 

@@ -1,0 +1,100 @@
+"""CLI: ``visionblocks serve`` (the service), ``visionblocks score`` and ``visionblocks loadtest`` (clients).
+
+The key may come from ``--key`` or the ``VISIONBLOCKS_KEY`` environment variable (which keeps it
+out of the process list).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+KEY_ENV = "VISIONBLOCKS_KEY"
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("serve", help="serve a trained model as a real-time scoring endpoint")
+    p.add_argument("model_dir", type=Path, help="a ModelDirectory (the Trained model output of Train PyTorch Model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--key", default=os.environ.get(KEY_ENV),
+                   help=f"require Authorization: Bearer KEY (default: ${KEY_ENV}, else no key)")
+    p.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--top-k", type=int, default=5, help="classes listed in top_k when the request does not say")
+    p.add_argument("--max-batch", type=int, default=32, help="images per forward pass (1 turns micro-batching off)")
+    p.add_argument("--max-wait-ms", type=float, default=5.0,
+                   help="how long a queued image may wait for others to share its forward pass")
+    p.add_argument("--max-queue", type=int, default=512, help="images waiting at most; more is answered 503")
+    p.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body in MiB")
+    p.add_argument("--max-images", type=int, default=64, help="images per request")
+    p.add_argument("--max-pixels", type=int, default=25_000_000, help="width x height of one image")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per request")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("score", help="score image files with a running service")
+    p.add_argument("url", help="the service's address, e.g. http://127.0.0.1:8000")
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"the service key (default: ${KEY_ENV})")
+    p.add_argument("--top-k", type=int, help="how many classes to list per image")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("loadtest", help="measure a running service: throughput, latency percentiles, errors")
+    p.add_argument("url", help="the service's address, e.g. http://127.0.0.1:8000")
+    p.add_argument("--requests", type=int, default=200, help="requests to send in all (default: 200)")
+    p.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default: 16)")
+    p.add_argument("--images-per-request", type=int, default=1)
+    p.add_argument("--images", nargs="+", type=Path,
+                   help="image files to send (default: the bundled digits at the model's input size)")
+    p.add_argument("--time-limit", type=float, default=120.0,
+                   help="stop sending new requests after this many seconds (default: 120)")
+    p.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"the service key (default: ${KEY_ENV})")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_loadtest)
+
+
+def cmd_serve(args) -> None:
+    from ..score import Scorer
+    from .app import Batching, create_app, run
+    from .limits import Limits
+
+    limits = Limits(max_body_bytes=int(args.max_body_mb * MIB), max_images=args.max_images,
+                    max_pixels=args.max_pixels, timeout_s=args.timeout, max_queue=args.max_queue)
+    batching = Batching(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    scorer = Scorer(args.model_dir, args.device, args.precision, batch_size=args.max_batch)
+    print(f"visionblocks: loaded {scorer!r}; key {'required' if args.key else 'not required'}", flush=True)
+    run(create_app(scorer, limits, batching, key=args.key, top_k=args.top_k), args.host, args.port,
+        args.log_level, args.access_log)
+
+
+def cmd_score(args) -> None:
+    from ..cli import print_json
+    from ..client import Client
+
+    with Client(args.url, args.key) as client:
+        rows = client.score(args.images, args.top_k)
+    if args.json:
+        print_json([{"file": str(path), **row} for path, row in zip(args.images, rows)])
+        return
+    for path, row in zip(args.images, rows):
+        ranked = ", ".join(f"{entry['label']} {entry['probability']:.4f}" for entry in row["top_k"])
+        print(f"{path}: {row['Scored Labels']} ({ranked})")
+
+
+def cmd_loadtest(args) -> None:
+    from ..cli import print_json
+    from ..loadtest import default_images, run_loadtest
+
+    images = [path.read_bytes() for path in args.images] if args.images else default_images(args.url, args.key)
+    report = run_loadtest(args.url, images, requests=args.requests, concurrency=args.concurrency,
+                          images_per_request=args.images_per_request, key=args.key, time_limit_s=args.time_limit)
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(report.text())
+    return 1 if report.errors else 0

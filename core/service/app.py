@@ -144,7 +144,7 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
                 tensors.append(scorer.transform(image))
             except Exception as exc:  # noqa: BLE001 - e.g. an image too small for the stored transform
                 raise Rejected(400, errors.FileParsingFailedError(
-                    f"{item.name} could not go through the model's transformation: {exc}.")) from None
+                    f"{item.name} could not go through the model's transformation: {type(exc).__name__}: {exc}.")) from None
         return parsed.shape, tensors
 
     @app.post("/score", summary="Score images", dependencies=[Depends(require_key)],

@@ -110,7 +110,8 @@ def test_every_request_format_gets_the_same_rows(http, digit_files):
     assert list(row)[:1] == ["Scored Labels"] and row["Scored Labels"] in CLASSES
     assert [k for k in row if k.startswith("Scored Probabilities_")] == [f"Scored Probabilities_{c}" for c in CLASSES]
     assert abs(sum(row[f"Scored Probabilities_{c}"] for c in CLASSES) - 1) < 1e-9
-    assert row["top_k"][0] == {"label": row["Scored Labels"], "probability": row[f"Scored Probabilities_{row['Scored Labels']}"]}
+    best = row["Scored Labels"]
+    assert row["top_k"][0] == {"label": best, "probability": row[f"Scored Probabilities_{best}"]}
     assert len(row["top_k"]) == 5 and [e["probability"] for e in row["top_k"]] == sorted(
         (e["probability"] for e in row["top_k"]), reverse=True)
 
@@ -353,7 +354,8 @@ def test_busy_model_health_queue_full_and_timeout(slow_server):
         timings.append(time.perf_counter() - start)
     assert sorted(timings)[3] < 0.05, timings  # median of 7: robust to one hiccup of a busy machine
 
-    full = httpx.post(f"{url}/score", content=png_bytes(Image.new("RGB", (8, 8))), headers={"Content-Type": "image/png"})
+    full = httpx.post(f"{url}/score", content=png_bytes(Image.new("RGB", (8, 8))),
+                      headers={"Content-Type": "image/png"})
     assert "busy" in _error(full, 503, "0039")["message"]
     assert int(full.headers["Retry-After"]) >= 1
 

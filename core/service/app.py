@@ -23,9 +23,10 @@ from importlib import resources
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import __version__, errors
 from . import openapi
@@ -144,15 +145,16 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
                 tensors.append(scorer.transform(image))
             except Exception as exc:  # noqa: BLE001 - e.g. an image too small for the stored transform
                 raise Rejected(400, errors.FileParsingFailedError(
-                    f"{item.name} could not go through the model's transformation: {type(exc).__name__}: {exc}.")) from None
+                    f"{item.name} could not go through the model's transformation: "
+                    f"{type(exc).__name__}: {exc}.")) from None
         return parsed.shape, tensors
 
     @app.post("/score", summary="Score images", dependencies=[Depends(require_key)],
               openapi_extra=openapi.score_request_body(), responses=openapi.score_responses(scorer.classes))
-    async def score(request: Request, top_k: int = Query(top_k, ge=1, description="How many classes top_k lists.")):
-        if batcher.is_full():  # shed load before reading the body
-            raise _busy(QueueFull(batcher.pending, batcher.max_queue, 1))
+    async def score(request: Request,
+                    k: int = Query(top_k, alias="top_k", ge=1, description="How many classes top_k lists.")):
         try:
+            batcher.ensure_room(1)  # shed load before reading the body
             async with asyncio.timeout(limits.timeout_s):
                 check_content_length(request.headers.get("content-length"), limits)
                 body = await read_body(request.stream(), limits)
@@ -164,8 +166,10 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
                 hint="Send fewer images per request, or retry when the service is less busy.")) from None
         except QueueFull as exc:
             raise _busy(exc) from None
+        except ClientDisconnect:  # nobody is left to answer; 499 only shows in /metrics
+            return Response(status_code=499)
         metrics.add_images(len(tensors))
-        return JSONResponse(wrap(shape, result_rows(probabilities, scorer.classes, top_k)))
+        return JSONResponse(wrap(shape, result_rows(probabilities, scorer.classes, k)))
 
     return app
 

@@ -70,12 +70,21 @@ class MicroBatcher:
         self._thread: threading.Thread | None = None
 
     # -- the request side (event loop) ------------------------------------------------------------
+    def ensure_room(self, images: int) -> None:
+        """Raise :class:`QueueFull` unless ``images`` more images fit in the queue now."""
+        with self._lock:
+            self._check_room(images)
+
+    def _check_room(self, images: int) -> None:
+        if self._pending + images > self.max_queue:
+            # Retry-After: the time the worker needs for what is queued, at its recent speed.
+            retry = max(1, math.ceil(self._pending * self._seconds_per_image))
+            raise QueueFull(self._pending, self.max_queue, retry)
+
     def submit(self, tensors: list) -> Future:
         """Queue one request's images; the future resolves to their probabilities (in order)."""
         with self._lock:
-            if self._pending + len(tensors) > self.max_queue:
-                retry = max(1, math.ceil(self._pending * self._seconds_per_image))
-                raise QueueFull(self._pending, self.max_queue, retry)
+            self._check_room(len(tensors))
             self._pending += len(tensors)
         job = _Job(tensors, remaining=len(tensors))
         now = time.monotonic()
@@ -86,10 +95,6 @@ class MicroBatcher:
     async def predict_async(self, tensors: list) -> np.ndarray:
         # Cancelling the await (a request timeout) cancels the job: its queued images are skipped.
         return await asyncio.wrap_future(self.submit(tensors))
-
-    def is_full(self) -> bool:
-        with self._lock:
-            return self._pending >= self.max_queue
 
     @property
     def pending(self) -> int:

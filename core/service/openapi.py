@@ -69,7 +69,8 @@ def score_responses(classes: list[str]) -> dict:
         200: {"description": "One row per image, in the request's order: an array for an array request, "
                              "the designer's Results object for everything else.",
               "content": {"application/json": {"schema": {"oneOf": [designer, {"type": "array", "items": row}]}}}},
-        400: {"description": "Malformed body, invalid base64, bytes that are not an image, no image.", "content": error},
+        400: {"description": "Malformed body, invalid base64, bytes that are not an image, no image.",
+              "content": error},
         401: {"description": "The service has a key and the request does not carry it.", "content": error},
         413: {"description": "Body, image count or pixels of an image over the limit.", "content": error},
         503: {"description": "The queue is full; retry after the Retry-After header's seconds.", "content": error},

@@ -101,9 +101,11 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
         error = errors.LibraryError(f"Library Error - {type(exc).__name__}: {exc}")
         return JSONResponse(error_body(error), 500)
 
+    page = resources.files(__package__).joinpath("try.html").read_text(encoding="utf-8")
+
     @app.get("/", include_in_schema=False)
     async def try_page() -> HTMLResponse:
-        return HTMLResponse(resources.files(__package__).joinpath("try.html").read_text(encoding="utf-8"))
+        return HTMLResponse(page)
 
     @app.get("/health", summary="Liveness: answers at once, even while the model is busy")
     async def health() -> dict:

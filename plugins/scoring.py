@@ -132,7 +132,8 @@ SCORE = ModuleSpec(
         ("Scoring in real time",
          "The same trained model can answer requests over HTTP: `visionblocks serve MODEL_DIR` starts a web "
          "service that scores images sent to it, with the same transformation and the same columns as this "
-         "module."),
+         "module. [Publish as a web service](../web-service.md) shows how to start it, send images in the "
+         "designer's request format or as files, protect it with a key and stop it."),
     ),
     notes=(
         "The designer's Score Image Model has no parameters. visionblocks adds Precision and Batch size.",

@@ -49,6 +49,10 @@ class Message:
     @property
     def comment(self) -> str:
         kind = self.context.rsplit(".", 1)[-1]
+        if ".result." in self.context:  # e.g. score-image-model.result.label: a column, not a port
+            return "Description of an output column or file named in the context; keep the name itself."
+        if ".example." in self.context:
+            return "Text of an example; the example's code stays in English, identical in every language."
         if self.context.startswith("ui."):
             return "Fixed phrase of the generated pages; keep {fields}, `code` and link targets."
         return _COMMENTS.get(kind, "")

@@ -11,21 +11,24 @@ def describe_text(spec: ModuleSpec, lang: str = "en") -> str:
                                          for key in ("inputs", "outputs", "parameters", "errors"))
     default, optional = t.ui("describe.default"), t.ui("optional")
     p = spec.id
+    colon = " :" if lang == "fr" else ":"  # French typography: a space before the colon
     lines = [f"{t(f'{p}.name', spec.name)} ({spec.id})", t(f"{p}.summary", spec.summary), ""]
     for heading, kind, group in ((inputs, "input", spec.inputs), (outputs, "output", spec.outputs)):
         if group:
-            lines.append(f"{heading}:")
+            lines.append(f"{heading}{colon}")
             for port in group:
                 flag = f", {optional}" if port.optional else ""
                 lines.append(f"  {port.name} ({port.type}{flag}): {t(f'{p}.{kind}.{port.name}.label', port.label)}")
     if spec.params:
-        lines.append(f"{parameters}:")
+        lines.append(f"{parameters}{colon}")
         for prm in spec.params:
-            allowed = f" [{prm.range_text()}]" if prm.range_text() else ""
+            allowed = prm.range_text()
+            if allowed:  # numeric ranges carry their own brackets; lists of values get them here
+                allowed = f" [{allowed}]" if prm.type in ("enum", "bool") else f" {allowed}"
             lines.append(f"  {prm.name} ({prm.type}{allowed}, {default} {prm.default!r}): "
                          f"{t(f'{p}.param.{prm.name}.label', prm.label)} — {t(f'{p}.param.{prm.name}.help', prm.help)}")
     if spec.errors:
-        lines.append(f"{errs}:")
+        lines.append(f"{errs}{colon}")
         for err in spec.errors:
             lines.append(f"  {err.code:04d} {err.name}")
     return "\n".join(lines)

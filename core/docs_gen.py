@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import ports
-from .i18n import LANGUAGES, Translator, error_context
+from .i18n import LANGUAGES, Translator, error_context, example_parts
 from .spec import ModuleSpec, Param, Port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,8 +194,9 @@ class _PageRenderer:
         if spec.examples:
             heading = ui("section.example") if len(spec.examples) == 1 else ui("section.examples")
             out += [f"## {heading}", "", ui("intro.example"), ""]
-            for example in spec.examples:
-                out += [example.strip("\n"), ""]
+            for i, example in enumerate(spec.examples, 1):
+                for k, (is_code, text) in enumerate(example_parts(example)):
+                    out += [text if is_code else self.text(spec, f"example.{i}.{k}", text), ""]
         if spec.errors:
             out += [f"## {ui('section.errors')}", "", ui("intro.errors"), ""]
             out += _table([ui("col.code"), ui("col.name"), ui("col.message")],

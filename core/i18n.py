@@ -9,6 +9,7 @@ plugin's ``visionblocks_translation_dirs`` hook; the built-in ones live in ``tra
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -45,6 +46,31 @@ def module_messages(spec: ModuleSpec) -> Iterator[tuple[str, str]]:
     for i, (title, body) in enumerate(spec.sections, 1):
         yield f"{p}.section.{i}.title", title
         yield f"{p}.section.{i}.body", body
+    for i, example in enumerate(spec.examples, 1):
+        for k, (is_code, text) in enumerate(example_parts(example)):
+            if not is_code:
+                yield f"{p}.example.{i}.{k}", text
+
+
+# A fenced block: an opening fence (``` or ~~~, any info string) up to the same fence on its own line.
+_FENCED = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^(?P=fence)[ \t]*$", re.M | re.S)
+
+
+def example_parts(example: str) -> list[tuple[bool, str]]:
+    """An example split into ``(is_code, text)`` parts, in order: fenced blocks are code, kept
+    byte for byte in every language; the prose between them (stripped) is translated."""
+    parts: list[tuple[bool, str]] = []
+    position = 0
+    for fence in _FENCED.finditer(example):
+        prose = example[position:fence.start()].strip()
+        if prose:
+            parts.append((False, prose))
+        parts.append((True, fence.group(0)))
+        position = fence.end()
+    prose = example[position:].strip()
+    if prose:
+        parts.append((False, prose))
+    return parts
 
 
 def ui_messages() -> Iterator[tuple[str, str]]:

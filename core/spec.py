@@ -69,13 +69,17 @@ class Param:
             return ", ".join(str(c) for c in self.choices)
         if self.type == "bool":
             return "true, false"
-        lo = None if self.min is None else (f"> {self.min:g}" if self.min_exclusive else f">= {self.min:g}")
+        def num(value) -> str:  # 178956970, not 1.78957e+08; 0.5 stays 0.5
+            return str(int(value)) if self.type == "int" or float(value).is_integer() else f"{value:g}"
+
+        lo = None if self.min is None else (f"> {num(self.min)}" if self.min_exclusive else f">= {num(self.min)}")
         if lo and self.max is not None:
-            return f"[{self.min:g}, {self.max:g}]" if not self.min_exclusive else f"({self.min:g}, {self.max:g}]"
+            opening = "(" if self.min_exclusive else "["
+            return f"{opening}{num(self.min)}, {num(self.max)}]"
         if lo:
             return lo
         if self.max is not None:
-            return f"<= {self.max:g}"
+            return f"<= {num(self.max)}"
         return ""
 
 

@@ -50,7 +50,7 @@ CONVERT = ModuleSpec(
     category=CATEGORY,
     summary="Turns a folder or an archive of images into an image directory that the other image modules read.",
     description=(
-        "Convert to Image Directory reads images from a folder or from a zip, tar, gz or bz2 archive and writes "
+        "Convert to Image Directory reads images from a folder or from an archive (zip, tar, tar.gz, tgz, gz, bz2 or tar.bz2) and writes "
         "them as an image directory: the image files, a list of the images with their labels, and a schema.\n\n"
         "When the input holds one sub-folder per class, for example `cats/` and `dogs/`, each sub-folder name "
         "becomes a label and the images are labeled, ready for training. Class ids follow the alphabetical order "
@@ -177,7 +177,7 @@ INIT = ModuleSpec(
         "flipping and normalizing, as a transformation directory. It does not read any image: connect its "
         "output to Apply Image Transformation, which attaches the transformation to an image directory.\n\n"
         "Each operation is switched on or off by a parameter, and runs in the order of the parameters. "
-        "Operations whose names start with Random are augmentations: they change every image differently each "
+        "Color jitter and the operations whose names start with Random are augmentations: they change every image differently each "
         "time it is loaded, which helps a model generalize. Apply Image Transformation leaves them out when "
         "its mode is For inference. The list is stored as readable JSON in `_transforms.json`, with the "
         "torchvision name and arguments of each operation."
@@ -223,11 +223,11 @@ INIT = ModuleSpec(
         _switch("random_vertical_flip", "Random vertical flip", "Mirror each image upside down with a probability "
                 "of one half."),
         _switch("random_rotation", "Random rotation", "Rotate each image by a random angle between minus and plus "
-                "Random rotation degrees."),
+                "the value of Random rotation degrees."),
         Param("random_rotation_degrees", "int", "Random rotation degrees", "Largest rotation angle, in degrees.",
               default=0, min=0, max=180, enabled_by="random_rotation"),
         _switch("random_affine", "Random affine", "Rotate each image around its center by a random angle between "
-                "minus and plus Random affine degrees."),
+                "minus and plus the value of Random affine degrees."),
         Param("random_affine_degrees", "int", "Random affine degrees", "Largest angle of the random affine "
               "transformation, in degrees.", default=0, min=0, max=180, enabled_by="random_affine"),
         _switch("random_grayscale", "Random grayscale", "Convert each image to gray with a probability of one "

@@ -255,7 +255,7 @@ EVALUATE = ModuleSpec(
          "and the area under the ROC curve of the positive class's probability."),
         ("Positive_Label", "Binary: the class that counts as positive (see the notes)."),
         ("confusion_matrix.png, roc_curves.png, precision_recall_curves.png",
-         "The charts of the first input; the second input's charts end with `_compare`."),
+         "The charts of the first input; the second input's charts have the same names ending in `_compare.png`."),
         ("confusion_matrix.csv", "The confusion matrix as a table: one row per true class, one column per "
                                  "predicted class."),
         ("report.html", "A page with the metrics, the charts and the misclassified images with their scores."),
@@ -270,7 +270,7 @@ EVALUATE = ModuleSpec(
         "visionblocks names them in the same style.",
         "Binary tasks use the designer's rule for the positive class: True for true/false labels, 1 for 0/1 "
         "labels, and otherwise the second of the two labels in sorted order, for example dog for cat and dog.",
-        "A metric that is not defined for the data, such as the AUC of a class without any scored image, is "
+        "A metric that is not defined for the data, such as the AUC of a class that none of the scored images belongs to, is "
         "shown as not defined, with the reason in the report, exactly as scikit-learn returns it.",
         "Labels that are not among the model's classes cannot be evaluated against its probabilities and stop "
         "the evaluation with error 0058.",

@@ -155,8 +155,8 @@ TRAIN = ModuleSpec(
         "The designer does not document the optimizer's details. visionblocks uses momentum 0.9, weight decay "
         "0.0001, a linear warm-up and a decay of the learning rate by the power 2 of the remaining share of "
         "training steps.",
-        "Checkpoints are written after every epoch to a `.checkpoints` folder in the run folder, named after a "
-        "hash of the inputs and parameters, and removed when training ends. Running the same module again "
+        "Checkpoints are written after every epoch to a sub-folder of `.checkpoints` in the run folder, named "
+        "after a hash of the inputs and parameters, and removed when training ends. Running the same module again "
         "with the same inputs and parameters resumes from the last checkpoint; on a CPU the result is the same "
         "model as an uninterrupted run.",
         "Distributed training: `torchrun --nproc_per_node=N -m visionblocks module run train-pytorch-model ...` "
@@ -169,7 +169,7 @@ TRAIN = ModuleSpec(
         "the free memory), they are decoded once before the first epoch instead of in every epoch, and the "
         "weight gradients of convolutions with outputs of one to four pixels, which are slow in the standard "
         "CPU library, are computed as one matrix product. The results are the same, up to floating-point rounding.",
-        "This CPU's support for bfloat16 is read from its flags (avx512_bf16, amx_bf16); CPUs with only AVX2 "
+        "A CPU's support for bfloat16 is read from its flags (avx512_bf16, amx_bf16); CPUs with only AVX2 "
         "would emulate bfloat16 slower than they compute in 32 bits, so auto uses fp32 there.",
     ),
     run=run_train,

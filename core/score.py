@@ -35,6 +35,11 @@ PROBABILITY_PREFIX = "Scored Probabilities_"
 LABEL_COLUMN = "label"
 IDENTIFIER_COLUMN = "identifier"
 DEFAULT_BATCH_SIZE = 64
+# On a CPU the model runs on slices of a batch holding about this many pixels. resnet18
+# inference on this 2-core AVX2 CPU peaked at 8-16 images of 224x224, 32-64 of 96x96 and 256 or
+# more of 32x32 (images/s at 224: 40 with 64 images per call, 46 with 8): a roughly constant
+# number of pixels, where the feature maps still fit the caches.
+CPU_PIXELS_PER_SLICE = 1 << 19
 
 
 def probability_column(class_name: str) -> str:
@@ -64,8 +69,7 @@ class Scorer:
                                      else Transform(with_to_tensor([])))
         self.precision = prec.resolve_precision(precision, self.device)
         self.batch_size = int(batch_size)
-        self.memory_format = prec.memory_format(self.device)
-        self.model = trained.model.to(memory_format=self.memory_format).eval()
+        self.model = inference_model(trained.model)
 
     def predict_tensors(self, batch: torch.Tensor) -> np.ndarray:
         """Class probabilities (N × classes, float64, rows summing to 1) of a transformed N×C×H×W batch.
@@ -75,16 +79,25 @@ class Scorer:
         if batch.dim() != 4:
             raise ValueError(f"expected an N×C×H×W batch, got a tensor of shape {tuple(batch.shape)}")
         out = np.empty((batch.shape[0], len(self.classes)), dtype=np.float64)
+        step = self.slice_size(batch.shape[-2] * batch.shape[-1])
         with torch.inference_mode():
-            for start in range(0, batch.shape[0], self.batch_size):
-                part = prec.to_device(batch[start:start + self.batch_size], self.device)
-                part = part.contiguous(memory_format=self.memory_format)
+            for start in range(0, batch.shape[0], step):
+                part = prec.to_device(batch[start:start + step], self.device)
+                part = part.contiguous(memory_format=torch.channels_last)
                 with prec.autocast(self.device, self.precision):
                     logits = self.model(part)
                 # Softmax in float64 from the (possibly bf16/fp16) logits: probabilities that sum to 1
                 # to the last digit, which metrics such as log loss and one-vs-rest AUC check.
                 out[start:start + part.shape[0]] = torch.softmax(logits.double(), dim=1).cpu().numpy()
         return out
+
+    def slice_size(self, pixels_per_image: int) -> int:
+        """How many images go through the model at once: ``batch_size`` on a GPU; on a CPU as many
+        as fit :data:`CPU_PIXELS_PER_SLICE`, because a CPU runs fastest while the feature maps stay
+        in its caches (see the constant)."""
+        if self.device.type != "cpu":
+            return self.batch_size
+        return max(1, min(self.batch_size, CPU_PIXELS_PER_SLICE // max(1, pixels_per_image)))
 
     def predict_images(self, images: Iterable) -> np.ndarray:
         """Class probabilities of RGB PIL images (in order), transformed by :attr:`transform`.
@@ -110,6 +123,27 @@ class Scorer:
     def __repr__(self) -> str:
         return (f"Scorer({self.model_dir}, {self.config.get('architecture')}, {len(self.classes)} classes, "
                 f"device={self.device}, precision={self.precision.name})")
+
+
+def inference_model(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` (in eval mode) made faster for scoring, with the same results up to rounding.
+
+    - Every batch normalization that follows a convolution is folded into that convolution's
+      weights (torch.fx), which saves one pass over every feature map. A model that torch.fx
+      cannot trace is used as it is.
+    - channels_last memory layout, on every device: oneDNN (CPU) and cuDNN (GPU) convolutions
+      then run without reordering each layer's input. Measured on this 2-core AVX2 CPU, resnet18
+      inference: 30 -> 40 images/s at 224x224 and 1,200 -> 1,970 at 32x32; with the folding,
+      42 and 2,050. (Training keeps NCHW on the CPU, where the backward pass measured slower.)
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    model = model.eval()
+    try:
+        model = fuse(model)  # a traced copy; the original keeps its batch norms
+    except Exception:  # noqa: BLE001 - any tracing failure just means no folding
+        pass
+    return model.to(memory_format=torch.channels_last)
 
 
 @dataclass

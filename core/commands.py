@@ -75,7 +75,7 @@ def cmd_plugins(args) -> None:
 
 
 def cmd_describe(args) -> None:
-    from .describe import describe_text
+    from .module_text import describe_text
     from .plugin_host import get_registry
 
     print(describe_text(get_registry().get(args.module), args.lang))

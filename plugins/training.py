@@ -157,8 +157,8 @@ TRAIN = ModuleSpec(
         "training steps.",
         "Checkpoints are written after every epoch to a sub-folder of `.checkpoints` in the run folder, named "
         "after a hash of the inputs and parameters, and removed when training ends. Running the same module again "
-        "with the same inputs and parameters resumes from the last checkpoint; on a CPU the result is the same "
-        "model as an uninterrupted run.",
+        "with the same inputs and parameters resumes from the last checkpoint; on a CPU with Precision `fp32` the "
+        "result is the same model as an uninterrupted run, bit for bit (bfloat16 kernels are not bit-reproducible).",
         "Distributed training: `torchrun --nproc_per_node=N -m visionblocks module run train-pytorch-model ...` "
         "trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs). Each process trains on its share of "
         "the images, the learning rate is multiplied by N as the designer does, and only the first process "

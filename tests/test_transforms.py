@@ -127,7 +127,7 @@ def test_random_ops_draw_new_parameters_at_every_call():
 # -- Init Image Transformation -----------------------------------------------------------------------
 def test_init_defaults_match_the_designer(tmp_path):
     assert init_ops(tmp_path) == DEFAULT_OPS
-    spec = vb.get_registry().get(INIT)  # not vb.describe: importing visionblocks.describe shadows it
+    spec = vb.describe(INIT)
     assert len([p for p in spec.params if p.name != "normalize"]) == 21
     defaults = {p.name: p.default for p in spec.params}
     assert defaults["size"] == 256 and defaults["crop_size"] == 224 and defaults["random_size"] == 256

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from visionblocks import catalog, cli
-from visionblocks.describe import describe_text
+from visionblocks.module_text import describe_text
 from visionblocks.i18n import TRANSLATED, Translator
 
 TEMPLATE = catalog.TRANSLATIONS / "visionblocks.pot"

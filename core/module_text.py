@@ -1,4 +1,5 @@
-"""A module's reference as plain text for the terminal (``visionblocks describe``)."""
+"""A module's reference as plain text for the terminal (`visionblocks describe`); not named
+describe.py so that importing it cannot shadow the `visionblocks.describe()` function."""
 
 from __future__ import annotations
 

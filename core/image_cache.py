@@ -14,6 +14,7 @@ identical with or without the cache.
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -23,6 +24,12 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 
 from . import errors
 from .loading import ImageDataset, read_image, usable_cores
+
+# torchvision 0.29 warns on every decode that its decoders will move to TorchCodec (not a
+# dependency); the pin to 0.29 keeps them. One narrow filter (catch_warnings is not thread-safe,
+# and images are decoded in threads).
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
 
 # At most this much memory for decoded pixels, and at most this share of the memory available.
 MAX_BYTES = 2 << 30

@@ -176,12 +176,12 @@ class Meter:
 
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
-                    epoch: int, progress: Progress, dist: Dist) -> dict:
+                    epoch: int, progress: Progress, dist: Dist, layout=None) -> dict:
+    """One pass over ``loader``; ``layout`` is the model's memory format (precision.memory_format)."""
     model.train()
     meter, start = Meter(device), time.perf_counter()
-    channels_last = device.type == "cuda"
     for step, (images, targets, _) in enumerate(loader, 1):
-        images = prec.to_device(images, device, channels_last)
+        images = prec.to_device(images, device, layout)
         targets = prec.to_device(targets, device)
         with prec.autocast(device, precision):
             logits = model(images)
@@ -204,7 +204,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, devi
 
 
 @torch.inference_mode()
-def evaluate(model, loader, criterion, device, precision, dist: Dist) -> dict:
+def evaluate(model, loader, criterion, device, precision, dist: Dist, layout=None) -> dict:
     """Loss and accuracy over this rank's shard, summed over ranks. Runs the plain module, not
     the DistributedDataParallel wrapper: shards may differ by a batch, and the wrapper would wait
     for a forward pass the other ranks never make."""
@@ -212,7 +212,7 @@ def evaluate(model, loader, criterion, device, precision, dist: Dist) -> dict:
     model.eval()
     meter = Meter(device)
     for images, targets, _ in loader:
-        images = prec.to_device(images, device, device.type == "cuda")
+        images = prec.to_device(images, device, layout)
         targets = prec.to_device(targets, device)
         with prec.autocast(device, precision):
             logits = model(images)
@@ -330,11 +330,11 @@ def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | No
 
 
 def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) -> TrainResult:
-    precision = prec.resolve_precision(cfg.precision, device)
     prec.tune_device(device, processes_per_host=int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)))
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
     input_size = _input_size(train_set)
+    precision = prec.resolve_training_precision(cfg.precision, device, input_size[1] * input_size[2])
     started = time.perf_counter()
     train_data, val_data = keep_decoded(train_set, cfg.cache_decoded), keep_decoded(val_set, cfg.cache_decoded)
     prepare_seconds = time.perf_counter() - started
@@ -343,7 +343,8 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
                      f"in {prepare_seconds:.1f} s")
 
     torch.manual_seed(cfg.seed)  # the initial weights of the head (and of the whole net from scratch)
-    model = models.build_model(untrained, len(classes)).to(device, memory_format=prec.memory_format(device))
+    layout = prec.memory_format(device, precision, input_size[1] * input_size[2])
+    model = models.build_model(untrained, len(classes)).to(device, memory_format=layout)
     check_input_size(model, input_size, untrained["architecture"], device)
     if device.type == "cpu":
         use_gemm_weight_gradient(model)  # same math, ~1.8x faster steps on small images (conv_kernels.py)
@@ -375,9 +376,9 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
         lr = optimizer.param_groups[0]["lr"]
         row = {"epoch": epoch + 1, "learning_rate": lr,
                **train_one_epoch(model, train_loader, criterion, optimizer, scheduler, scaler, device, precision,
-                                 cfg, epoch, progress, dist)}
+                                 cfg, epoch, progress, dist, layout)}
         if val_loader is not None:
-            row.update(evaluate(model, val_loader, criterion, device, precision, dist))
+            row.update(evaluate(model, val_loader, criterion, device, precision, dist, layout))
             _track_best(state, model, row)
         state.history.append(row)
         state.epoch += 1

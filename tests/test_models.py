@@ -181,6 +181,23 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert prec.resolve_precision("auto", "cuda").dtype == torch.bfloat16
 
 
+def test_auto_training_precision_keeps_small_images_in_fp32_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
+    assert prec.resolve_training_precision("auto", "cpu", 32 * 32).name == "fp32"
+    assert prec.resolve_training_precision("auto", "cpu", 64 * 64).name == "bf16"
+    assert prec.resolve_training_precision("bf16", "cpu", 32 * 32).name == "bf16"  # asked for: obeyed
+    monkeypatch.setattr(prec, "cuda_has_native_bf16", lambda device: True)
+    assert prec.resolve_training_precision("auto", "cuda", 32 * 32).name == "bf16"  # the rule is the CPU's
+
+
+def test_training_memory_layout():
+    bf16, fp32 = prec.resolve_precision("bf16", "cpu"), prec.resolve_precision("fp32", "cpu")
+    assert prec.memory_format("cpu", bf16, 32 * 32) == torch.channels_last
+    assert prec.memory_format("cpu", fp32, 32 * 32) == torch.contiguous_format
+    assert prec.memory_format("cpu", fp32, 224 * 224) == torch.channels_last
+    assert prec.memory_format("cuda", fp32, 32 * 32) == torch.channels_last
+
+
 def test_explicit_precisions():
     assert prec.resolve_precision("fp32", "cpu").dtype is None
     assert prec.resolve_precision("bf16", "cpu").dtype == torch.bfloat16

@@ -71,8 +71,9 @@ def digit_files(image_dir):
 
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
-    """The real service with a key and small limits."""
-    s = start_serve(model_dir, tmp_path_factory.mktemp("logs") / "serve.log", "--key", KEY,
+    """The real service with a key and small limits, in fp32: under bf16 (auto on CPUs with AMX)
+    the probabilities depend on which images share a batch, by up to ~1e-4."""
+    s = start_serve(model_dir, tmp_path_factory.mktemp("logs") / "serve.log", "--key", KEY, "--precision", "fp32",
                     "--max-images", str(MAX_IMAGES), "--max-pixels", str(MAX_PIXELS),
                     "--max-body-mb", str(MAX_BODY / 1024 / 1024), "--max-wait-ms", "5")
     try:
@@ -236,6 +237,7 @@ def test_broken_image_and_bad_parameter(http, digit_files):
 def test_200_concurrent_requests_match_score_image_model(server, model_dir, image_dir, digit_files, tmp_path):
     offline = read_dataframe(vb.run_module("score-image-model", inputs={"trained_model": model_dir,
                                                                         "dataset": image_dir},
+                                           params={"precision": "fp32"},
                                            out=tmp_path / "score").outputs["scored_dataset"])
     expected = {row["identifier"]: row for row in offline.to_dict("records")}
     ids = sorted(digit_files)

@@ -104,6 +104,17 @@ def test_same_weights_with_or_without_workers_and_decoded_cache(data, tmp_path):
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
+def test_bf16_training_in_channels_last_learns(data, tmp_path):
+    """The bf16 path (autocast, channels_last model and batches) trains and saves fp32 weights;
+    on a CPU without native bf16 it is emulated, slower but the same code."""
+    untrained = models.load_untrained(data["untrained_model"])
+    cfg = TrainConfig(epochs=2, batch_size=8, learning_rate=0.05, precision="bf16")
+    result = train(cfg, untrained, data["training_dataset"], None, tmp_path / "bf16")
+    state = torch.load(tmp_path / "bf16" / "_model.pth", weights_only=True)
+    assert all(t.dtype in (torch.float32, torch.int64) for t in state.values())
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
+
+
 def test_unlabeled_training_data_is_0024(data, digits_dir, tmp_path):
     unlabeled = image_directory(digits_dir, tmp_path / "unlabeled", 1, labeled=False)
     with pytest.raises(errors.NotLabeledDatasetError):

@@ -1,6 +1,6 @@
-"""The main job, reduced: examples/digits-pipeline.yaml as shipped, on fewer and smaller digits and
-fewer epochs (the full run is `make demo`). Everything else — modules, parameters, edges — is the
-file's own."""
+"""The main job: examples/digits-pipeline.yaml exactly as shipped, on all 1,797 bundled digits
+(what `make demo` runs; about 40 s on a 2-core CPU), so the suite checks the accuracy the README
+promises and compares `auto` with `fp32` on the real held-out images."""
 
 from pathlib import Path
 
@@ -15,8 +15,6 @@ from visionblocks.datasets import write_digits
 from visionblocks.pipeline import Pipeline
 
 PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "digits-pipeline.yaml"
-# 400 digits of 16x16 (320 for training, 80 held out) and 8 epochs: 0.975 accuracy when measured.
-PER_CLASS, SIZE, EPOCHS = 40, 16, 8
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +22,7 @@ def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("digits-pipeline")
     data = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
     nodes = {node["id"]: node for node in data["nodes"]}
-    nodes["convert"]["inputs"]["input_dataset"] = str(write_digits(work / "digits", size=SIZE, per_class=PER_CLASS))
-    nodes["train"]["params"]["epochs"] = EPOCHS
+    nodes["convert"]["inputs"]["input_dataset"] = str(write_digits(work / "digits"))
     log = Pipeline.from_dict(data, base_dir=PIPELINE.parent).run(work / "run")
     return work / "run", log
 
@@ -41,8 +38,8 @@ def test_held_out_accuracy_and_report(run, capsys):
     out, _ = run
     results = out / "evaluate" / "evaluation_results"
     metrics = read_dataframe(results).iloc[0]
-    assert metrics["Images"] == 80
-    assert metrics["Overall_Accuracy"] >= 0.85
+    assert metrics["Images"] == 360  # 20 % of 1,797, rounded up
+    assert metrics["Overall_Accuracy"] >= 0.95
     assert {p.name for p in results.glob("*.png")} == {"confusion_matrix.png", "roc_curves.png",
                                                         "precision_recall_curves.png"}
     assert main(["report", str(out)]) == 0

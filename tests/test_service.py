@@ -153,7 +153,11 @@ def test_health_metadata_openapi_and_try_page(server, http):
     body = spec["paths"]["/score"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data", "image/*"} <= set(body)
     assert "Scored Probabilities_9" in json.dumps(spec["paths"]["/score"]["post"]["responses"]["200"])
-    assert "swagger" in httpx.get(f"{server.url}/docs").text.lower()
+    docs = httpx.get(f"{server.url}/docs").text
+    # Swagger UI from the service itself, not a CDN: the page works on a machine without internet.
+    assert "/docs/assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    script = httpx.get(f"{server.url}/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
     page = httpx.get(f"{server.url}/")
     assert page.status_code == 200 and 'type="file"' in page.text and "score?top_k=" in page.text
     assert server.url.startswith("http://127.0.0.1:")

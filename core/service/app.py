@@ -36,6 +36,7 @@ from .limits import Limits, check_content_length, check_image_count, read_body
 from .metrics import Metrics, MetricsMiddleware
 
 ROUTES = {"/", "/health", "/metadata", "/metrics", "/score", "/docs", "/openapi.json"}
+DOCS_ASSETS = "/docs/assets"
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
             batcher.close()
 
     app = FastAPI(title="visionblocks scoring service", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs below, served without any CDN
                   description=f"Real-time scoring with a {scorer_name(scorer)} model "
                               f"({len(scorer.classes)} classes).")
     app.state.scorer, app.state.batcher, app.state.metrics, app.state.limits = scorer, batcher, metrics, limits
+    _add_offline_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=ROUTES)
     bearer = HTTPBearer(auto_error=False, description="The key given to `visionblocks serve --key`.")
     key_digest = hashlib.sha256(key.encode()).digest() if key else None
@@ -214,3 +217,20 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str 
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
                             timeout_graceful_shutdown=int(limits.timeout_s) + 5)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the files of the swagger-ui-bundle-v2 package: FastAPI's own
+    page loads them from a CDN, which a service on an isolated machine cannot reach."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")

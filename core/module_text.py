@@ -6,6 +6,7 @@ from __future__ import annotations
 from .i18n import Translator
 from .spec import ModuleSpec
 
+
 def describe_text(spec: ModuleSpec, lang: str = "en") -> str:
     t = Translator(lang)  # the same catalogs as the docs pages, fixed phrases included
     inputs, outputs, parameters, errs = (t.ui(f"section.{key}")

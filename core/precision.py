@@ -98,6 +98,8 @@ def resolve_precision(requested: str | None, device) -> Precision:
 # layout): 32x32 fp32 501 vs bf16 431 images/s (and the tiny-output GEMM gradient of conv_kernels
 # only helps fp32), 48x48 264 vs 295, 64x64 197 vs 274, 224x224 22 vs 65.
 CPU_BF16_TRAINING_MIN_PIXELS = 64 * 64
+# From this many pixels per image, fp32 training on a CPU is faster in channels_last (see memory_format).
+CPU_FP32_CHANNELS_LAST_MIN_PIXELS = 128 * 128
 
 
 def resolve_training_precision(requested: str | None, device, pixels: int) -> Precision:
@@ -148,7 +150,7 @@ def memory_format(device, precision: Precision | None = None, pixels: int | None
     if device.type == "cpu":
         if precision is not None and precision.name == "bf16":
             return torch.channels_last
-        if pixels is not None and pixels >= 128 * 128:
+        if pixels is not None and pixels >= CPU_FP32_CHANNELS_LAST_MIN_PIXELS:
             return torch.channels_last
     return torch.contiguous_format
 

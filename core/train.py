@@ -339,7 +339,8 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
     input_size = _input_size(train_set)
-    precision = prec.resolve_training_precision(cfg.precision, device, input_size[1] * input_size[2])
+    pixels = input_size[1] * input_size[2]
+    precision = prec.resolve_training_precision(cfg.precision, device, pixels)
     started = time.perf_counter()
     train_data, val_data = keep_decoded(train_set, cfg.cache_decoded), keep_decoded(val_set, cfg.cache_decoded)
     prepare_seconds = time.perf_counter() - started
@@ -348,7 +349,7 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
                      f"in {prepare_seconds:.1f} s")
 
     torch.manual_seed(cfg.seed)  # the initial weights of the head (and of the whole net from scratch)
-    layout = prec.memory_format(device, precision, input_size[1] * input_size[2])
+    layout = prec.memory_format(device, precision, pixels)
     model = models.build_model(untrained, len(classes)).to(device, memory_format=layout)
     check_input_size(model, input_size, untrained["architecture"], device)
     if device.type == "cpu":

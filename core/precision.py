@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 from dataclasses import dataclass
 
@@ -110,7 +111,8 @@ def resolve_training_precision(requested: str | None, device, pixels: int) -> Pr
     chosen = resolve_precision(requested, device)
     if (chosen.requested == "auto" and chosen.name == "bf16" and torch.device(device).type == "cpu"
             and pixels < CPU_BF16_TRAINING_MIN_PIXELS):
-        return Precision("fp32", "auto", "fp32: this CPU has native bf16, but images smaller than 64x64 "
+        edge = math.isqrt(CPU_BF16_TRAINING_MIN_PIXELS)
+        return Precision("fp32", "auto", f"fp32: this CPU has native bf16, but images smaller than {edge}x{edge} "
                                          "train faster in fp32")
     return chosen
 

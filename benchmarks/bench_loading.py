@@ -30,8 +30,8 @@ from torchvision import datasets
 from torchvision import transforms as classic
 
 import visionblocks as vb
-from visionblocks.loading import ImageDataset, make_loader
-from visionblocks.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.data.loading import ImageDataset, make_loader
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 OPS = {
     # Init Image Transformation's defaults.

@@ -40,11 +40,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms as classic
 
 import visionblocks as vb
-from visionblocks import models
+from visionblocks.learn import models
 from visionblocks.device import resolve_device
-from visionblocks.loading import default_num_workers
-from visionblocks.precision import resolve_precision
-from visionblocks.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.data.loading import default_num_workers
+from visionblocks.learn.precision import resolve_precision
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 SIZE = 224
 CLASSES = ["a", "b"]

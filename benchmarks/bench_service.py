@@ -32,10 +32,10 @@ import httpx
 import torch
 from PIL import Image
 
-from visionblocks import models
+from visionblocks.learn import models
 from visionblocks.datasets import load_digits_arrays
-from visionblocks.loadtest import run_loadtest
-from visionblocks.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.service.loadtest import run_loadtest
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 READY = "visionblocks: scoring service ready at "
 

@@ -6,7 +6,7 @@ SGD with momentum, and the same per-image transformation (ToTensor, Normalize):
 
 - plain: ``torchvision.datasets.ImageFolder`` (PIL decoding every epoch) + ``DataLoader``
   (shuffled; as many workers as visionblocks would pick) + the usual fp32 loop;
-- visionblocks: ``visionblocks.train.train`` for one epoch on the same images converted by
+- visionblocks: ``visionblocks.learn.train.train`` for one epoch on the same images converted by
   Convert to Image Directory, with ``precision`` auto and fp32. Its time includes decoding the
   images into memory before the epoch (``prepare_seconds``), so both sides pay for decoding once.
 
@@ -39,11 +39,11 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as classic
 
 import visionblocks as vb
-from visionblocks import models
+from visionblocks.learn import models
 from visionblocks.datasets import write_digits
-from visionblocks.loading import default_num_workers
-from visionblocks.precision import resolve_training_precision
-from visionblocks.train import TrainConfig, train
+from visionblocks.data.loading import default_num_workers
+from visionblocks.learn.precision import resolve_training_precision
+from visionblocks.learn.train import TrainConfig, train
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
@@ -143,7 +143,7 @@ def main() -> None:
 
 def _transformation(work: Path, size: int | None = None) -> Path:
     """A TransformationDirectory with the plain side's steps: [Resize,] ToTensor, Normalize."""
-    from visionblocks.transforms import write_transformation_directory
+    from visionblocks.data.transforms import write_transformation_directory
 
     folder = work / "transformation"
     folder.mkdir()

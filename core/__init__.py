@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("visionblocks")
 
-from .pipeline import Pipeline, load_pipeline, run_pipeline  # noqa: E402
-from .plugin_host import get_registry, list_plugins, register_plugin, unregister_plugin  # noqa: E402
-from .runner import run_module  # noqa: E402
+from visionblocks.pipeline import Pipeline, load_pipeline, run_pipeline  # noqa: E402
+from visionblocks.plugin_host import get_registry, list_plugins, register_plugin, unregister_plugin  # noqa: E402
+from visionblocks.runner import run_module  # noqa: E402
 
 
 def modules() -> list[str]:

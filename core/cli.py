@@ -14,12 +14,12 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import errors
+from visionblocks import errors
 
 COMMAND_MODULES = (
     "visionblocks.commands",
-    "visionblocks.docs_commands",
-    "visionblocks.report_commands",
+    "visionblocks.docs.commands",
+    "visionblocks.evaluation.commands",
     "visionblocks.service.commands",
 )
 
@@ -34,7 +34,7 @@ def _key_value(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionblocks", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    from . import __version__
+    from visionblocks import __version__
 
     parser.add_argument("--version", action="version", version=f"visionblocks {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,12 +1,12 @@
-"""Core sub-commands: modules, plugins, describe, run, module run, sample."""
+"""Core sub-commands: modules, plugins, run, module run, sample."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from .cli import _key_value, print_json
-from .device import CHOICES as DEVICE_CHOICES
+from visionblocks.cli import _key_value, print_json
+from visionblocks.device import CHOICES as DEVICE_CHOICES
 
 
 def add_commands(sub) -> None:
@@ -17,11 +17,6 @@ def add_commands(sub) -> None:
     p = sub.add_parser("plugins", help="list loaded plugins with their hooks and modules")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_plugins)
-
-    p = sub.add_parser("describe", help="show a module's ports, parameters and errors")
-    p.add_argument("module")
-    p.add_argument("--lang", default="en", choices=("en", "es", "pt", "ru", "fr"))
-    p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("run", help="run a pipeline YAML file")
     p.add_argument("pipeline", type=Path)
@@ -50,7 +45,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_modules(args) -> None:
-    from .plugin_host import get_registry
+    from visionblocks.plugin_host import get_registry
 
     specs = list(get_registry())
     if args.json:
@@ -63,7 +58,7 @@ def cmd_modules(args) -> None:
 
 
 def cmd_plugins(args) -> None:
-    from .plugin_host import list_plugins
+    from visionblocks.plugin_host import list_plugins
 
     plugins = list_plugins()
     if args.json:
@@ -74,15 +69,8 @@ def cmd_plugins(args) -> None:
         print(f"{p['name']}{version}: hooks={','.join(p['hooks'])} modules={','.join(p['modules']) or '-'}")
 
 
-def cmd_describe(args) -> None:
-    from .module_text import describe_text
-    from .plugin_host import get_registry
-
-    print(describe_text(get_registry().get(args.module), args.lang))
-
-
 def cmd_run(args) -> None:
-    from .pipeline import Pipeline
+    from visionblocks.pipeline import Pipeline
 
     pipeline = Pipeline.load(args.pipeline)
     out = args.out or Path("runs") / pipeline.name
@@ -93,7 +81,7 @@ def cmd_run(args) -> None:
 
 
 def cmd_module_run(args) -> None:
-    from .runner import run_module
+    from visionblocks.runner import run_module
 
     result = run_module(args.module, inputs=dict(args.input), params=dict(args.param), out=args.out,
                         device=args.device)
@@ -102,7 +90,7 @@ def cmd_module_run(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    from .datasets import write_digits
+    from visionblocks.datasets import write_digits
 
     path = write_digits(args.out, size=args.size, per_class=args.per_class, labeled=not args.unlabeled)
     print(f"Wrote the digits to {path}")

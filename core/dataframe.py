@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ports
+from visionblocks import ports
 
 DATA_FILE = "data.parquet"
 

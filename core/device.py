@@ -16,7 +16,7 @@ def resolve_device(requested: str | None = None):
 
     choice = (requested or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
     if choice.split(":")[0] not in CHOICES:
-        from .errors import NotInRangeValueError
+        from visionblocks.errors import NotInRangeValueError
 
         raise NotInRangeValueError(f"device {choice!r} is not one of {', '.join(CHOICES)}.")
     if choice == "auto":
@@ -26,7 +26,7 @@ def resolve_device(requested: str | None = None):
             return torch.device("mps")
         return torch.device("cpu")
     if choice.startswith("cuda") and not torch.cuda.is_available():
-        from .errors import FailedToCompleteOperationError
+        from visionblocks.errors import FailedToCompleteOperationError
 
         raise FailedToCompleteOperationError("device 'cuda' was asked for, but torch sees no CUDA GPU.",
                                              hint="Use --device cpu or auto.")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from . import errors, ports
+from visionblocks import errors, ports
 
 IMAGE_LIST = "images.lst"
 SCHEMA = "_schema.json"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import errors
-from .spec import ModuleSpec, Param
+from visionblocks import errors
+from visionblocks.spec import ModuleSpec, Param
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}

@@ -32,11 +32,11 @@ from typing import Any
 
 import yaml
 
-from . import errors, ports
-from .params import validate_params
-from .progress import Progress
-from .registry import UnknownModuleError
-from .runner import run_spec
+from visionblocks import errors, ports
+from visionblocks.params import validate_params
+from visionblocks.progress import Progress
+from visionblocks.registry import UnknownModuleError
+from visionblocks.runner import run_spec
 
 _EDGE = re.compile(r"^\s*([\w-]+)\.(\w+)\s*->\s*([\w-]+)\.(\w+)\s*$")
 NODE_RECORD = "_node.json"
@@ -104,7 +104,7 @@ class Pipeline:
     # -- validation ----------------------------------------------------------------------
     def validate(self, registry=None) -> list[str]:
         """Check everything that can be checked without running; return the run order."""
-        from .plugin_host import get_registry
+        from visionblocks.plugin_host import get_registry
 
         registry = registry or get_registry()
         by_id: dict[str, Node] = {}
@@ -172,7 +172,7 @@ class Pipeline:
     # -- running -------------------------------------------------------------------------
     def run(self, out: str | Path, force: bool = False, device: str | None = None, progress: Progress | None = None) -> dict:
         """Run every node into ``out/<node id>/<port>/``; return the run log (also saved as JSON)."""
-        from .plugin_host import get_registry
+        from visionblocks.plugin_host import get_registry
 
         registry = get_registry()
         order = self.validate(registry)

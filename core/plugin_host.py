@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pluggy
 
-from . import hookspecs
-from .registry import Registry
+from visionblocks import hookspecs
+from visionblocks.registry import Registry
 
 PROJECT = "visionblocks"
 DISABLE_ENV = "VISIONBLOCKS_DISABLE_PLUGIN_AUTOLOAD"

@@ -18,7 +18,7 @@ from typing import Iterator
 
 import yaml
 
-from . import errors
+from visionblocks import errors
 
 IMAGE_DIRECTORY = "ImageDirectory"
 TRANSFORMATION_DIRECTORY = "TransformationDirectory"

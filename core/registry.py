@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
-from .spec import ModuleSpec
+from visionblocks.spec import ModuleSpec
 
 
 class DuplicateModuleError(ValueError):

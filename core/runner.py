@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import errors, ports
-from .params import validate_params
-from .progress import Progress
-from .spec import ModuleSpec
+from visionblocks import errors, ports
+from visionblocks.params import validate_params
+from visionblocks.progress import Progress
+from visionblocks.spec import ModuleSpec
 
 # The designer's error for "this input is not the kind of directory I expect", by port type.
 _WRONG_TYPE_ERROR = {
@@ -51,7 +51,7 @@ class RunContext:
 
     @property
     def device(self):
-        from .device import resolve_device
+        from visionblocks.device import resolve_device
 
         return resolve_device(self.device_request)
 
@@ -148,6 +148,6 @@ def _run(spec, inputs, params, out: Path, device, progress, workdir: Path) -> Mo
 
 def run_module(module_id: str, inputs=None, params=None, out=".", device=None, progress=None) -> ModuleResult:
     """Run one registered module by id (the Python API of ``visionblocks module run``)."""
-    from .plugin_host import get_registry
+    from visionblocks.plugin_host import get_registry
 
     return run_spec(get_registry().get(module_id), inputs, params, Path(out), device, progress)

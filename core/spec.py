@@ -1,7 +1,7 @@
 """What a module is: its metadata (English source text) and its ``run`` function.
 
 Everything a user reads about a module — CLI help, docs pages in five languages, pipeline
-errors — comes from these objects. Prose fields are English; ``visionblocks.i18n`` translates
+errors — comes from these objects. Prose fields are English; ``visionblocks.docs.i18n`` translates
 them through the gettext catalogs.
 """
 
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import errors
+from visionblocks import errors
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")

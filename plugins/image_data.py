@@ -1,15 +1,15 @@
 """Built-in plugin: the image data modules (Computer Vision / Image Data Transformation).
 
 Convert to Image Directory, Init Image Transformation, Apply Image Transformation and Split
-Image Directory. The work happens in ``visionblocks.convert``, ``visionblocks.transforms``,
-``visionblocks.apply`` and ``visionblocks.split``; this file holds what users read about them.
+Image Directory. The work happens in ``visionblocks.data.convert``, ``visionblocks.data.transforms``,
+``visionblocks.data.apply`` and ``visionblocks.data.split``; this file holds what users read about them.
 """
 
 from __future__ import annotations
 
 import visionblocks
 from visionblocks import errors, ports
-from visionblocks.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
+from visionblocks.data.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from visionblocks.images import DEFAULT_MAX_PIXELS, HARD_MAX_PIXELS
 from visionblocks.spec import ModuleSpec, Param, Port
 
@@ -20,7 +20,7 @@ _MB = 1024 * 1024
 
 # -- Convert to Image Directory ---------------------------------------------------------------------
 def run_convert(ctx) -> None:
-    from visionblocks.convert import convert
+    from visionblocks.data.convert import convert
 
     p = ctx.params
     convert(ctx.inputs["input_dataset"], ctx.outputs["output_image_directory"], strict=p["strict"],
@@ -142,7 +142,7 @@ CONVERT = ModuleSpec(
 
 # -- Init Image Transformation ----------------------------------------------------------------------
 def run_init(ctx) -> None:
-    from visionblocks.transforms import designer_ops, write_transformation_directory
+    from visionblocks.data.transforms import designer_ops, write_transformation_directory
 
     ops = write_transformation_directory(ctx.outputs["output_image_transformation"], designer_ops(ctx.params))
     ctx.progress.log("transformation: " + ", ".join(name for name, _ in ops))
@@ -157,7 +157,7 @@ _INIT_EXAMPLE = '''Resize images to 32 pixels, without center crop, and look at 
 ```python
 >>> import tempfile
 >>> import visionblocks as vb
->>> from visionblocks.transforms import read_transformation_directory
+>>> from visionblocks.data.transforms import read_transformation_directory
 >>> params = {"size": 32, "center_crop": False}
 >>> result = vb.run_module("init-image-transformation", params=params, out=tempfile.mkdtemp())
 >>> ops = read_transformation_directory(result.outputs["output_image_transformation"])
@@ -256,9 +256,9 @@ INIT = ModuleSpec(
 
 # -- Apply Image Transformation ---------------------------------------------------------------------
 def run_apply(ctx) -> None:
-    from visionblocks.apply import apply_transformation
+    from visionblocks.data.apply import apply_transformation
     from visionblocks.imagedir import ImageDirectory
-    from visionblocks.transforms import read_transformation_directory
+    from visionblocks.data.transforms import read_transformation_directory
 
     ops = read_transformation_directory(ctx.inputs["input_image_transformation"])
     source = ImageDirectory.load(ctx.inputs["input_image_directory"])
@@ -272,7 +272,7 @@ _APPLY_EXAMPLE = '''Attach a transformation to the digits for training and load 
 >>> import tempfile
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
->>> from visionblocks.loading import ImageDataset
+>>> from visionblocks.data.loading import ImageDataset
 >>> raw = write_digits(tempfile.mkdtemp(), size=16, per_class=2)
 >>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=tempfile.mkdtemp())
 >>> init = vb.run_module("init-image-transformation", params={"size": 32, "crop_size": 28}, out=tempfile.mkdtemp())
@@ -347,7 +347,7 @@ APPLY = ModuleSpec(
 # -- Split Image Directory --------------------------------------------------------------------------
 def run_split(ctx) -> None:
     from visionblocks.imagedir import ImageDirectory
-    from visionblocks.split import split_directory
+    from visionblocks.data.split import split_directory
 
     source = ImageDirectory.load(ctx.inputs["input_image_directory"])
     p = ctx.params

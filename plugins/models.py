@@ -32,7 +32,7 @@ def _weights_path_param() -> Param:
 
 
 def _write(ctx, config: dict) -> None:
-    from visionblocks import models
+    from visionblocks.learn import models
 
     if config["pretrained"]:
         # Fail here, at the first module, rather than after the data has been prepared.
@@ -43,7 +43,7 @@ def _write(ctx, config: dict) -> None:
 
 
 def run_resnet(ctx) -> None:
-    from visionblocks import models
+    from visionblocks.learn import models
 
     p = ctx.params
     _write(ctx, models.untrained_config(p["model_name"], p["pretrained"], p["weights_path"],
@@ -51,7 +51,7 @@ def run_resnet(ctx) -> None:
 
 
 def run_densenet(ctx) -> None:
-    from visionblocks import models
+    from visionblocks.learn import models
 
     p = ctx.params
     _write(ctx, models.untrained_config(p["model_name"], p["pretrained"], p["weights_path"],

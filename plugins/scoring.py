@@ -1,8 +1,8 @@
 """Built-in plugin: Score Image Model and Evaluate Model (Model Scoring & Evaluation).
 
-The work happens in ``visionblocks.score`` (the :class:`~visionblocks.score.Scorer`, shared with
-the web service), ``visionblocks.evaluate`` (metrics), ``visionblocks.plots`` (charts) and
-``visionblocks.report`` (the HTML report); this file holds what users read about the modules.
+The work happens in ``visionblocks.learn.score`` (the :class:`~visionblocks.learn.score.Scorer`, shared with
+the web service), ``visionblocks.evaluation.metrics`` (metrics), ``visionblocks.evaluation.plots`` (charts) and
+``visionblocks.evaluation.report`` (the HTML report); this file holds what users read about the modules.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ CATEGORY = "Model Scoring & Evaluation"
 # -- Score Image Model ----------------------------------------------------------------------------
 def run_score(ctx) -> None:
     from visionblocks.imagedir import ImageDirectory
-    from visionblocks.score import Scorer, score_directory
+    from visionblocks.learn.score import Scorer, score_directory
 
     p = ctx.params
     scorer = Scorer(ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
@@ -148,10 +148,10 @@ SCORE = ModuleSpec(
 # -- Evaluate Model --------------------------------------------------------------------------------
 def run_evaluate(ctx) -> None:
     from visionblocks.dataframe import write_dataframe
-    from visionblocks.evaluate import (check_comparable, confusion_frame, evaluate, read_scored,
+    from visionblocks.evaluation.metrics import (check_comparable, confusion_frame, evaluate, read_scored,
                                        results_table)
-    from visionblocks.plots import write_plots
-    from visionblocks.report import REPORT_FILE, write_report
+    from visionblocks.evaluation.plots import write_plots
+    from visionblocks.evaluation.report import REPORT_FILE, write_report
 
     evaluations = [evaluate(read_scored(ctx.inputs["scored_dataset"], "Scored dataset"))]
     if ctx.inputs.get("scored_dataset_to_compare") is not None:

@@ -13,8 +13,8 @@ CHECKPOINTS = ".checkpoints"
 
 
 def run_train(ctx) -> None:
-    from visionblocks import models
-    from visionblocks.train import TrainConfig, run_fingerprint, train
+    from visionblocks.learn import models
+    from visionblocks.learn.train import TrainConfig, run_fingerprint, train
 
     p = ctx.params
     untrained = models.load_untrained(ctx.inputs["untrained_model"])

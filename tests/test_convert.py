@@ -15,10 +15,10 @@ from torchvision.datasets import ImageFolder
 import visionblocks as vb
 from visionblocks import errors
 from visionblocks.cli import main as cli_main
-from visionblocks.convert import QUARANTINE, convert
+from visionblocks.data.convert import QUARANTINE, convert
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.images import has_image_extension, open_rgb
-from visionblocks.loading import ImageDataset
+from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
 
 from fixtures_images import (BROKEN_FILES, BROKEN_REASONS, HOSTILE_ARCHIVES, HOSTILE_LIMITS, MODE_FIXTURES,

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from visionblocks import cli, docs_gen
-from visionblocks.i18n import LANGUAGES, TRANSLATED, Translator
+from visionblocks import cli
+from visionblocks.docs import pages as docs_gen
+from visionblocks.docs.i18n import LANGUAGES, TRANSLATED, Translator
 from visionblocks.plugin_host import get_registry
 
 MODULE_IDS = get_registry().ids()

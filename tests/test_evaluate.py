@@ -11,7 +11,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 import visionblocks as vb
 from visionblocks import errors
 from visionblocks.dataframe import read_dataframe, write_dataframe
-from visionblocks.evaluate import BINARY, MULTICLASS, evaluate, positive_class, scored_from_frame
+from visionblocks.evaluation.metrics import BINARY, MULTICLASS, evaluate, positive_class, scored_from_frame
 
 CLASSES = ["bird", "cat", "dog", "fox"]
 

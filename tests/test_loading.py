@@ -6,11 +6,12 @@ import yaml
 from torch.utils.data import SequentialSampler
 
 import visionblocks as vb
-from visionblocks import errors, loading
+from visionblocks import errors
+from visionblocks.data import loading
 from visionblocks.imagedir import ImageDirectory
-from visionblocks.loading import ImageDataset, default_num_workers, make_loader
+from visionblocks.data.loading import ImageDataset, default_num_workers, make_loader
 from visionblocks.ports import META_FILE
-from visionblocks.transforms import write_transformation_directory
+from visionblocks.data.transforms import write_transformation_directory
 
 
 @pytest.fixture(scope="module")

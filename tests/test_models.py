@@ -7,8 +7,9 @@ import torch
 import torchvision
 
 import visionblocks as vb
-from visionblocks import errors, models, ports
-from visionblocks import precision as prec
+from visionblocks import errors, ports
+from visionblocks.learn import models
+from visionblocks.learn import precision as prec
 
 
 @pytest.fixture
@@ -222,7 +223,7 @@ def test_bf16_autocast_on_cpu():
 # -- CPU convolution kernels ----------------------------------------------------------------
 
 def test_gemm_weight_gradient_matches_torch():
-    from visionblocks.conv_kernels import GemmGradConv2d, use_gemm_weight_gradient
+    from visionblocks.learn.conv_kernels import GemmGradConv2d, use_gemm_weight_gradient
 
     torch.manual_seed(0)
     reference = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1, bias=True),

@@ -6,14 +6,15 @@ import pytest
 import torch
 
 import visionblocks as vb
-from visionblocks import errors, models
+from visionblocks import errors
+from visionblocks.learn import models
 from visionblocks.dataframe import read_dataframe
 from visionblocks.datasets import write_digits
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.images import open_rgb
 from visionblocks.ports import read_meta
-from visionblocks.score import Scorer, score_directory
-from visionblocks.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.learn.score import Scorer, score_directory
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = [str(d) for d in range(10)]
 # What a training directory made by Init Image Transformation would carry: a random op that
@@ -89,7 +90,7 @@ def test_the_module_and_predict_images_score_alike(model_dir, images, tmp_path):
     np.testing.assert_allclose(scorer.predict_images(pictures), probs, atol=1e-5)
     assert scorer.labels_of(probs[:3]) == table["Scored Labels"].tolist()[:3]
 
-    from visionblocks.transforms import write_transformation_directory
+    from visionblocks.data.transforms import write_transformation_directory
 
     ops = tmp_path / "ops"
     ops.mkdir()

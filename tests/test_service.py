@@ -24,14 +24,15 @@ from PIL import Image
 
 import visionblocks as vb
 from service_helpers import png_bytes, png_header_claiming, start_fake, start_serve
-from visionblocks import cli, errors, models
-from visionblocks.client import Client, ServiceError
+from visionblocks import cli, errors
+from visionblocks.learn import models
+from visionblocks.service.client import Client, ServiceError
 from visionblocks.dataframe import read_dataframe
 from visionblocks.datasets import write_digits
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.service.batching import MicroBatcher, QueueFull
 from visionblocks.service.formats import Rejected, decode_base64, result_rows
-from visionblocks.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 KEY = "test-key-9f2"
 AUTH = {"Authorization": f"Bearer {KEY}"}

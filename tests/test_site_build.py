@@ -9,7 +9,7 @@ import re
 import pytest
 
 from docs_site import LANGUAGES, REPO, built_site, mkdocs_build, nav_pages, page_dir
-from visionblocks.i18n import Translator
+from visionblocks.docs.i18n import Translator
 from visionblocks.plugin_host import get_registry
 
 

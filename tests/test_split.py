@@ -8,8 +8,8 @@ import visionblocks as vb
 from visionblocks import errors
 from visionblocks.cli import main as cli_main
 from visionblocks.imagedir import ImageDirectory
-from visionblocks.split import choose_first, first_count
-from visionblocks.transforms import write_transformation_directory
+from visionblocks.data.split import choose_first, first_count
+from visionblocks.data.transforms import write_transformation_directory
 
 MODULE = "split-image-directory"
 

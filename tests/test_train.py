@@ -16,10 +16,11 @@ import pytest
 import torch
 
 import visionblocks as vb
-from visionblocks import errors, models, ports
+from visionblocks import errors, ports
+from visionblocks.learn import models
 from visionblocks.imagedir import ImageDirectory, ImageEntry
-from visionblocks.train import TrainConfig, TrainState, _out_of_patience, _track_best, lr_factor, train
-from visionblocks.train_data import EpochBatches
+from visionblocks.learn.train import TrainConfig, TrainState, _out_of_patience, _track_best, lr_factor, train
+from visionblocks.learn.train_data import EpochBatches
 
 REPO = Path(__file__).resolve().parent.parent
 AUGMENT = [["RandomHorizontalFlip", {}], ["ToTensor", {}], ["Normalize", {"mean": [0.5] * 3, "std": [0.5] * 3}]]

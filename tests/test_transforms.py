@@ -14,9 +14,9 @@ import visionblocks as vb
 from visionblocks import errors, ports
 from visionblocks.cli import main as cli_main
 from visionblocks.imagedir import ImageDirectory
-from visionblocks.loading import ImageDataset
+from visionblocks.data.loading import ImageDataset
 from visionblocks.pipeline import Pipeline
-from visionblocks.transforms import (IMAGENET_MEAN, IMAGENET_STD, RANDOM_OPS, TRANSFORMS_FILE, build_transform,
+from visionblocks.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, RANDOM_OPS, TRANSFORMS_FILE, build_transform,
                                      read_transformation_directory, write_transformation_directory)
 
 INIT, APPLY = "init-image-transformation", "apply-image-transformation"
@@ -241,7 +241,7 @@ def test_shrinking_steps_are_baked_in_and_load_identically(tmp_path):
     assert baked.materialized == 2 and baked.transform == ops and baked.plain
     assert (baked.entries[0].width, baked.entries[0].height) == (32, 32)
     assert baked.entries[0].file_name.endswith(".png")
-    from visionblocks.apply import apply_transformation
+    from visionblocks.data.apply import apply_transformation
 
     (tmp_path / "lazy").mkdir()
     lazy = apply_transformation(ImageDirectory.load(converted), ops, "inference", tmp_path / "lazy", materialize=False)

@@ -14,9 +14,10 @@ import polib
 import pytest
 import yaml
 
-from visionblocks import catalog, cli
-from visionblocks.module_text import describe_text
-from visionblocks.i18n import TRANSLATED, Translator
+from visionblocks.docs import catalog
+from visionblocks import cli
+from visionblocks.docs.describe import describe_text
+from visionblocks.docs.i18n import TRANSLATED, Translator
 
 TEMPLATE = catalog.TRANSLATIONS / "visionblocks.pot"
 PATHS = catalog.catalog_paths()

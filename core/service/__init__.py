@@ -7,7 +7,7 @@
 - :mod:`.metrics`: what ``/metrics`` reports; :mod:`.openapi`: the ``/score`` schemas;
 - :mod:`.commands`: the ``serve``, ``score`` and ``loadtest`` CLI commands.
 
-The client side is :mod:`visionblocks.client`; the load test is :mod:`visionblocks.loadtest`.
+The client side is :mod:`visionblocks.service.client`; the load test is :mod:`visionblocks.service.loadtest`.
 """
 
 __all__ = ["Batching", "Limits", "create_app", "run"]
@@ -16,11 +16,11 @@ __all__ = ["Batching", "Limits", "create_app", "run"]
 def __getattr__(name: str):
     # Lazy: the CLI imports .commands for every command, and the app pulls in torch.
     if name in ("Batching", "create_app", "run"):
-        from . import app
+        from visionblocks.service import app
 
         return getattr(app, name)
     if name == "Limits":
-        from .limits import Limits
+        from visionblocks.service.limits import Limits
 
         return Limits
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,12 +28,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from .. import __version__, errors
-from . import openapi
-from .batching import MicroBatcher, QueueFull
-from .formats import Rejected, decode_image, error_body, parse_body, result_rows, wrap
-from .limits import Limits, check_content_length, check_image_count, read_body
-from .metrics import Metrics, MetricsMiddleware
+from visionblocks import __version__, errors
+from visionblocks.service import openapi
+from visionblocks.service.batching import MicroBatcher, QueueFull
+from visionblocks.service.formats import Rejected, decode_image, error_body, parse_body, result_rows, wrap
+from visionblocks.service.limits import Limits, check_content_length, check_image_count, read_body
+from visionblocks.service.metrics import Metrics, MetricsMiddleware
 
 ROUTES = {"/", "/health", "/metadata", "/metrics", "/score", "/docs", "/openapi.json"}
 DOCS_ASSETS = "/docs/assets"
@@ -52,7 +52,7 @@ def create_app(scorer, limits: Limits = Limits(), batching: Batching = Batching(
                top_k: int = 5) -> FastAPI:
     """The app for a loaded model. ``scorer`` needs ``classes``, ``transform`` (RGB PIL image ->
     C×H×W tensor) and ``predict_tensors`` (N×C×H×W -> N×classes probabilities), as
-    :class:`visionblocks.score.Scorer` has; ``config`` (architecture, input_size) is shown by
+    :class:`visionblocks.learn.score.Scorer` has; ``config`` (architecture, input_size) is shown by
     ``/metadata`` when present."""
     batcher = MicroBatcher(scorer.predict_tensors, batching.max_batch, batching.max_wait_ms / 1000.0,
                            limits.max_queue)

@@ -59,9 +59,9 @@ def add_commands(sub) -> None:
 
 
 def cmd_serve(args) -> None:
-    from ..score import Scorer
-    from .app import Batching, create_app, run
-    from .limits import Limits
+    from visionblocks.learn.score import Scorer
+    from visionblocks.service.app import Batching, create_app, run
+    from visionblocks.service.limits import Limits
 
     limits = Limits(max_body_bytes=int(args.max_body_mb * MIB), max_images=args.max_images,
                     max_pixels=args.max_pixels, timeout_s=args.timeout, max_queue=args.max_queue)
@@ -73,8 +73,8 @@ def cmd_serve(args) -> None:
 
 
 def cmd_score(args) -> None:
-    from ..cli import print_json
-    from ..client import Client
+    from visionblocks.cli import print_json
+    from visionblocks.service.client import Client
 
     with Client(args.url, args.key) as client:
         rows = client.score(args.images, args.top_k)
@@ -87,8 +87,8 @@ def cmd_score(args) -> None:
 
 
 def cmd_loadtest(args) -> None:
-    from ..cli import print_json
-    from ..loadtest import default_images, run_loadtest
+    from visionblocks.cli import print_json
+    from visionblocks.service.loadtest import default_images, run_loadtest
 
     images = [path.read_bytes() for path in args.images] if args.images else default_images(args.url, args.key)
     report = run_loadtest(args.url, images, requests=args.requests, concurrency=args.concurrency,

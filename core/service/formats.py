@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .. import errors
-from ..images import open_rgb
-from ..score import SCORED_LABELS, probability_column
+from visionblocks import errors
+from visionblocks.images import open_rgb
+from visionblocks.learn.score import SCORED_LABELS, probability_column
 
 DESIGNER = "designer"      # {"Inputs": ...} -> {"Results": ...}
 ARRAY = "array"            # [...] -> [...]

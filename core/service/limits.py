@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .. import errors
-from .formats import Rejected
+from visionblocks import errors
+from visionblocks.service.formats import Rejected
 
 MIB = 1024 * 1024
 

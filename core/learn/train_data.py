@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
-from . import errors
-from .image_cache import DecodedImages, fits_in_memory
-from .imagedir import ImageDirectory
-from .loading import ImageDataset, default_num_workers
-from .precision import pin_memory
+from visionblocks import errors
+from visionblocks.learn.image_cache import DecodedImages, fits_in_memory
+from visionblocks.imagedir import ImageDirectory
+from visionblocks.data.loading import ImageDataset, default_num_workers
+from visionblocks.learn.precision import pin_memory
 
 
 def open_datasets(train_dir: Path, val_dir: Path | None) -> tuple[ImageDataset, ImageDataset | None]:
@@ -160,7 +160,7 @@ def make_eval_loader(dataset, batch_size: int, device: torch.device, rank: int =
 def loader_workers(dataset, batch_size: int, world_size: int, device: torch.device) -> int:
     """Loader processes: none on CPU when the pixels are already decoded (transforming them costs
     less than a worker competing with the model for the cores) or under torchrun on CPU (the
-    processes already share the cores); else what visionblocks.loading picks for this machine."""
+    processes already share the cores); else what visionblocks.data.loading picks for this machine."""
     if device.type == "cpu" and (isinstance(dataset, DecodedImages) or world_size > 1):
         return 0
     return default_num_workers(len(dataset), batch_size)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import errors
-from .imagedir import ImageDirectory, ImageEntry
+from visionblocks import errors
+from visionblocks.imagedir import ImageDirectory, ImageEntry
 
 
 def first_count(total: int, fraction: float) -> int:

@@ -30,11 +30,12 @@ from pathlib import Path
 
 from PIL import UnidentifiedImageError
 
-from . import archives, errors, ports
-from .imagedir import ImageDirectory, ImageEntry
-from .images import DEFAULT_MAX_PIXELS, has_image_extension, is_plain, open_image, to_rgb
-from .loading import usable_cores
-from .progress import Progress
+from visionblocks.data import archives
+from visionblocks import errors, ports
+from visionblocks.imagedir import ImageDirectory, ImageEntry
+from visionblocks.images import DEFAULT_MAX_PIXELS, has_image_extension, is_plain, open_image, to_rgb
+from visionblocks.data.loading import usable_cores
+from visionblocks.progress import Progress
 
 QUARANTINE = "_quarantine.json"
 IMAGE_FOLDER = "image"

@@ -1,12 +1,20 @@
-"""``visionblocks docs``: generate the module reference pages and extract the translation catalogs."""
+"""``visionblocks describe`` (a module's reference as text) and ``visionblocks docs`` (generate the
+module reference pages, extract the translation catalogs)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from visionblocks.docs.i18n import LANGUAGES
+
 
 def add_commands(sub) -> None:
+    p = sub.add_parser("describe", help="show a module's ports, parameters and errors")
+    p.add_argument("module")
+    p.add_argument("--lang", default=LANGUAGES[0], choices=LANGUAGES)
+    p.set_defaults(func=cmd_describe)
+
     p = sub.add_parser("docs", help="generate the module reference pages and the translation catalogs")
     dsub = p.add_subparsers(dest="docs_command", required=True, metavar="ACTION")
 
@@ -26,8 +34,15 @@ def add_commands(sub) -> None:
     e.set_defaults(func=cmd_extract)
 
 
+def cmd_describe(args) -> None:
+    from visionblocks.docs.describe import describe_text
+    from visionblocks.plugin_host import get_registry
+
+    print(describe_text(get_registry().get(args.module), args.lang))
+
+
 def cmd_generate(args) -> int:
-    from . import docs_gen
+    from visionblocks.docs import pages as docs_gen
 
     folder = args.out or docs_gen.MODULES_DIR
     pages = docs_gen.render_pages(docs_gen.registered_specs())
@@ -48,8 +63,8 @@ def cmd_generate(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from . import catalog
-    from .plugin_host import get_registry
+    from visionblocks.docs import catalog
+    from visionblocks.plugin_host import get_registry
 
     if args.plugin:
         specs = [s for s in get_registry() if s.plugin == args.plugin]

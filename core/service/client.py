@@ -1,6 +1,6 @@
 """Score images with a running ``visionblocks serve`` from Python (the CLI's ``score`` uses it too).
 
-    from visionblocks.client import Client
+    from visionblocks.service.client import Client
 
     with Client("http://127.0.0.1:8000", key="...") as client:
         rows = client.score(["cat.jpg", "dog.png"])
@@ -22,7 +22,7 @@ from typing import Iterable, Union
 
 import httpx
 
-from . import errors
+from visionblocks import errors
 
 ImageLike = Union[str, Path, bytes, "PIL.Image.Image"]  # noqa: F821 - PIL is imported lazily
 

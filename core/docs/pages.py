@@ -6,7 +6,7 @@ Markdown file in the suffix layout of mkdocs-static-i18n — ``score-image-model
 are committed: ``visionblocks docs generate --check`` (and a test) fail when they are stale.
 
 Rendering is pure (metadata in, text out), so the check regenerates in memory and compares.
-Prose comes from the module metadata through :class:`visionblocks.i18n.Translator`; examples are
+Prose comes from the module metadata through :class:`visionblocks.docs.i18n.Translator`; examples are
 inserted verbatim, so they are byte-identical in every language. Text without a translation
 falls back to English and the page says so in a visible note.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from . import ports
-from .i18n import LANGUAGES, Translator, error_context, example_parts
-from .spec import ModuleSpec, Param, Port
+from visionblocks import ports
+from visionblocks.docs.i18n import LANGUAGES, Translator, error_context, example_parts
+from visionblocks.spec import ModuleSpec, Param, Port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO / "docs" / "modules"
 INDEX = "index"
 # Third line of every generated file (after the title, which MkDocs only takes from a leading
@@ -49,7 +49,7 @@ def render_pages(specs: Iterable[ModuleSpec], languages: Iterable[str] = LANGUAG
 
 
 def registered_specs() -> list[ModuleSpec]:
-    from .plugin_host import get_registry
+    from visionblocks.plugin_host import get_registry
 
     return list(get_registry())
 

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from . import errors, ports
+from visionblocks import errors, ports
 
 EVALUATE_MODULE = "evaluate-model"
 
@@ -38,7 +38,7 @@ def evaluation_folders(path: Path) -> list[Path]:
 
 
 def summaries(path: Path) -> list[dict]:
-    from .dataframe import read_dataframe
+    from visionblocks.dataframe import read_dataframe
 
     folders = evaluation_folders(path)
     if not folders:
@@ -63,7 +63,7 @@ def summaries(path: Path) -> list[dict]:
 
 
 def cmd_report(args) -> None:
-    from .cli import print_json
+    from visionblocks.cli import print_json
 
     results = summaries(args.path)
     if args.json:

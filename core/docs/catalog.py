@@ -26,10 +26,10 @@ from typing import Iterable
 import polib
 import yaml
 
-from .i18n import DOMAIN, TRANSLATED, error_messages, module_messages, ui_messages
-from .spec import ModuleSpec
+from visionblocks.docs.i18n import DOMAIN, TRANSLATED, error_messages, module_messages, ui_messages
+from visionblocks.spec import ModuleSpec
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
 GLOSSARY = TRANSLATIONS / "glossary.yaml"
 WRAP = 100
 
@@ -60,7 +60,7 @@ class Message:
 
 def builtin_specs() -> list[ModuleSpec]:
     """The modules registered by visionblocks' own plugins (``visionblocks.plugins.*``)."""
-    from .plugin_host import get_plugin_manager, get_registry
+    from visionblocks.plugin_host import get_plugin_manager, get_registry
 
     pm = get_plugin_manager()
     builtin = {name for name, plugin in pm.list_name_plugin()

@@ -22,7 +22,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from . import errors
+from visionblocks import errors
 
 CHOICES = ("auto", "fp32", "bf16", "fp16")
 

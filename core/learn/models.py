@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import errors, ports
+from visionblocks import errors, ports
 
 RESNET_ARCHITECTURES = (
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from . import errors, ports
+from visionblocks import errors, ports
 
 TRAINING = "training"
 INFERENCE = "inference"

@@ -1,7 +1,7 @@
 """Apply Image Transformation: attach a transformation to an image directory.
 
 The output directory stores the whole ``[op, args]`` list and the mode; the ops run each time an
-image is loaded (:class:`visionblocks.loading.ImageDataset`), so random augmentation is drawn
+image is loaded (:class:`visionblocks.data.loading.ImageDataset`), so random augmentation is drawn
 afresh every epoch instead of being frozen into files.
 
 Deterministic leading size changes (Resize, CenterCrop, Pad) are baked into the stored files
@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import errors
-from .imagedir import ImageDirectory, ImageEntry
-from .loading import read_image, usable_cores
-from .progress import Progress
-from .transforms import MODES, Transform, leading_deterministic, normalize_ops
+from visionblocks import errors
+from visionblocks.imagedir import ImageDirectory, ImageEntry
+from visionblocks.data.loading import read_image, usable_cores
+from visionblocks.progress import Progress
+from visionblocks.data.transforms import MODES, Transform, leading_deterministic, normalize_ops
 
 # Bake the leading size changes in when they leave at most this share of the input's pixels.
 MATERIALIZE_BELOW = 1.0

@@ -137,8 +137,8 @@ def default_images(url: str, key: str | None = None, count: int = 50) -> list[by
     """``count`` bundled digits as PNG bytes, at the model's input size (from ``/metadata``)."""
     from PIL import Image
 
-    from .client import Client
-    from .datasets import load_digits_arrays
+    from visionblocks.service.client import Client
+    from visionblocks.datasets import load_digits_arrays
 
     with Client(url, key) as client:
         size = client.metadata().get("input_size") or [3, 32, 32]

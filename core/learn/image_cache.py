@@ -7,7 +7,7 @@ once, by a thread pool before training starts, and kept as uint8 tensors. Each e
 runs the stored transformation, random augmentation included, on the kept pixels — in the
 training process itself, without worker processes competing with the model for the cores.
 
-The kept pixels are exactly what :func:`visionblocks.loading.read_image` returns, so an item is
+The kept pixels are exactly what :func:`visionblocks.data.loading.read_image` returns, so an item is
 identical with or without the cache.
 """
 
@@ -22,8 +22,8 @@ from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from . import errors
-from .loading import ImageDataset, read_image, usable_cores
+from visionblocks import errors
+from visionblocks.data.loading import ImageDataset, read_image, usable_cores
 
 # torchvision 0.29 warns on every decode that its decoders will move to TorchCodec (not a
 # dependency); the pin to 0.29 keeps them. One narrow filter (catch_warnings is not thread-safe,

@@ -31,12 +31,13 @@ from pathlib import Path
 
 import torch
 
-from . import errors, models, precision as prec
-from .conv_kernels import use_gemm_weight_gradient
-from .image_cache import DecodedImages
-from .loading import ImageDataset
-from .progress import Progress
-from .train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
+from visionblocks import errors
+from visionblocks.learn import models, precision as prec
+from visionblocks.learn.conv_kernels import use_gemm_weight_gradient
+from visionblocks.learn.image_cache import DecodedImages
+from visionblocks.data.loading import ImageDataset
+from visionblocks.progress import Progress
+from visionblocks.learn.train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
 
 CHECKPOINT_FILE = "checkpoint.pth"
 METRICS_FILE = "metrics.csv"

@@ -3,8 +3,8 @@ describe.py so that importing it cannot shadow the `visionblocks.describe()` fun
 
 from __future__ import annotations
 
-from .i18n import Translator
-from .spec import ModuleSpec
+from visionblocks.docs.i18n import Translator
+from visionblocks.spec import ModuleSpec
 
 
 def describe_text(spec: ModuleSpec, lang: str = "en") -> str:

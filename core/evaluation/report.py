@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import Evaluation
+from visionblocks.evaluation.metrics import Evaluation
 
 REPORT_FILE = "report.html"
 GALLERY_SIZE = 40  # misclassified images shown per scored dataset
@@ -142,8 +142,8 @@ def _gallery(evaluation: Evaluation) -> str:
 
 def _image_paths(data) -> tuple[dict, str]:
     """{identifier: image path} from the image directory the scored dataset names, or a reason."""
-    from . import errors
-    from .imagedir import ImageDirectory
+    from visionblocks import errors
+    from visionblocks.imagedir import ImageDirectory
 
     folder = data.meta.get("image_directory")
     if data.identifiers is None or not folder:
@@ -175,7 +175,7 @@ def _thumbnail(path: Path) -> str:
     """A PNG data URI of the image, upscaled without smoothing when tiny (digits stay crisp)."""
     from PIL import Image
 
-    from .images import open_rgb
+    from visionblocks.images import open_rgb
 
     try:
         image = open_rgb(path)[0]

@@ -29,7 +29,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from . import errors
+from visionblocks import errors
 
 DEFAULT_MAX_FILES = 1_000_000
 DEFAULT_MAX_BYTES = 20 * 1024 ** 3  # 20 GiB

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import errors, ports
-from .dataframe import read_dataframe
-from .score import LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
+from visionblocks import errors, ports
+from visionblocks.dataframe import read_dataframe
+from visionblocks.learn.score import LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
 
 BINARY = "Binary"
 MULTICLASS = "Multi-class"

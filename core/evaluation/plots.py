@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from .evaluate import BINARY, Evaluation
+from visionblocks.evaluation.metrics import BINARY, Evaluation
 
 # Up to this many classes get their own labelled curve; beyond it the legend would hide the chart,
 # so classes are drawn thin and grey under the micro-averaged curve.

@@ -20,10 +20,10 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from . import errors
-from .imagedir import ImageDirectory
-from .images import open_rgb
-from .transforms import INFERENCE, MODES, Transform, build_transform, with_to_tensor
+from visionblocks import errors
+from visionblocks.imagedir import ImageDirectory
+from visionblocks.images import open_rgb
+from visionblocks.data.transforms import INFERENCE, MODES, Transform, build_transform, with_to_tensor
 
 
 def usable_cores() -> int:

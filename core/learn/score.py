@@ -21,14 +21,15 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from . import models, ports
-from . import precision as prec
-from .dataframe import DATA_FILE
-from .device import resolve_device
-from .imagedir import ImageDirectory
-from .loading import ImageDataset, make_loader
-from .progress import Progress
-from .transforms import INFERENCE, Transform, build_transform, with_to_tensor
+from visionblocks.learn import models
+from visionblocks import ports
+from visionblocks.learn import precision as prec
+from visionblocks.dataframe import DATA_FILE
+from visionblocks.device import resolve_device
+from visionblocks.imagedir import ImageDirectory
+from visionblocks.data.loading import ImageDataset, make_loader
+from visionblocks.progress import Progress
+from visionblocks.data.transforms import INFERENCE, Transform, build_transform, with_to_tensor
 
 SCORED_LABELS = "Scored Labels"
 PROBABILITY_PREFIX = "Scored Probabilities_"
@@ -50,7 +51,7 @@ class Scorer:
     """A trained model ready to score: ``.classes``, ``.transform`` and two predict methods.
 
     ``device``: a torch device or name (``None`` = auto: cuda, then mps, then cpu).
-    ``precision``: auto, fp32, bf16 or fp16 (see :mod:`visionblocks.precision`).
+    ``precision``: auto, fp32, bf16 or fp16 (see :mod:`visionblocks.learn.precision`).
     ``transform`` turns one RGB PIL image into the float C×H×W tensor the model expects: the
     model's stored training transformation in inference mode (random augmentation dropped), or
     just ToTensor when the model has none.

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import polib
 
-from .spec import ModuleSpec
+from visionblocks.spec import ModuleSpec
 
 LANGUAGES = ("en", "es", "pt", "ru", "fr")
 TRANSLATED = LANGUAGES[1:]
@@ -75,7 +75,7 @@ def example_parts(example: str) -> list[tuple[bool, str]]:
 
 def ui_messages() -> Iterator[tuple[str, str]]:
     """The fixed phrases of the generated pages and of ``describe`` (context ``ui.<key>``)."""
-    from .ui_text import UI_TEXT
+    from visionblocks.docs.ui_text import UI_TEXT
 
     for key, text in UI_TEXT.items():
         yield f"ui.{key}", text
@@ -86,7 +86,7 @@ def error_context(cls) -> str:
 
     The attribute name, not the class name: PipelineError is a FailedToCompleteOperationError
     class with its own message."""
-    from . import errors
+    from visionblocks import errors
 
     name = next((attr for attr, value in vars(errors).items() if value is cls), cls.__name__)
     return f"error.{name}"
@@ -94,7 +94,7 @@ def error_context(cls) -> str:
 
 def error_messages() -> Iterator[tuple[str, str]]:
     """The designer's default message of every error class."""
-    from .errors import all_errors
+    from visionblocks.errors import all_errors
 
     # Sorted by context too: two classes share code 39 and a class name, and all_errors() is
     # built from a set, so its order between them changes from run to run.
@@ -121,7 +121,7 @@ class Translator:
             raise ValueError(f"language {lang!r} is not one of {', '.join(LANGUAGES)}")
         self.lang = lang
         if dirs is None:
-            from .plugin_host import translation_dirs
+            from visionblocks.plugin_host import translation_dirs
 
             dirs = translation_dirs()
         self._table = {} if lang == "en" else _catalog(lang, tuple(Path(d) for d in dirs))
@@ -141,7 +141,7 @@ class Translator:
 
     def ui(self, key: str, **fields) -> str:
         """A fixed phrase (``ui_text.UI_TEXT[key]``) in this language, ``{fields}`` filled in."""
-        from .ui_text import UI_TEXT
+        from visionblocks.docs.ui_text import UI_TEXT
 
         text = self(f"ui.{key}", UI_TEXT[key])
         return text.format(**fields) if fields else text

@@ -70,14 +70,14 @@ def cmd_plugins(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from visionblocks.pipeline import Pipeline
+    from visionblocks.pipeline import RUN_LOG, Pipeline
 
     pipeline = Pipeline.load(args.pipeline)
     out = args.out or Path("runs") / pipeline.name
     log = pipeline.run(out, force=args.force, device=args.device)
     for node in log["nodes"]:
         print(f"{node['id']:<20} {node['status']:<7} {node['seconds']:>8.2f}s  {node['module']}")
-    print(f"Run folder: {out}  (log: {out / 'run_log.json'})")
+    print(f"Run folder: {out}  (log: {out / RUN_LOG})")
 
 
 def cmd_module_run(args) -> None:

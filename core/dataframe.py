@@ -10,6 +10,17 @@ from visionblocks import ports
 
 DATA_FILE = "data.parquet"
 
+# The columns of a scored dataset (Score Image Model's output, the web service's rows).
+SCORED_LABELS = "Scored Labels"
+PROBABILITY_PREFIX = "Scored Probabilities_"
+LABEL_COLUMN = "label"
+IDENTIFIER_COLUMN = "identifier"
+
+
+def probability_column(class_name: str) -> str:
+    """The column holding the probability of ``class_name``."""
+    return f"{PROBABILITY_PREFIX}{class_name}"
+
 
 def write_dataframe(folder: str | Path, frame: pd.DataFrame, **extra_meta) -> Path:
     folder = Path(folder)

@@ -26,7 +26,7 @@ from visionblocks import errors, ports
 
 IMAGE_LIST = "images.lst"
 SCHEMA = "_schema.json"
-TRANSFORMS = "_transforms.json"
+TRANSFORMS = ports.TRANSFORMS_FILE
 
 
 @dataclass

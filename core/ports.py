@@ -19,6 +19,7 @@ from typing import Iterator
 import yaml
 
 from visionblocks import errors
+from visionblocks.units import MIB
 
 IMAGE_DIRECTORY = "ImageDirectory"
 TRANSFORMATION_DIRECTORY = "TransformationDirectory"
@@ -38,6 +39,8 @@ PORT_TYPES = {
 }
 
 META_FILE = "_meta.yaml"
+# The [op, args] list of a TransformationDirectory, a transformed ImageDirectory and a ModelDirectory.
+TRANSFORMS_FILE = "_transforms.json"
 
 
 def compatible(source_type: str, target_type: str) -> bool:
@@ -120,7 +123,7 @@ def directory_hash(folder: Path) -> str:
         digest.update(str(path.relative_to(base).as_posix()).encode())
         digest.update(b"\0")
         with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
+            for block in iter(lambda: fh.read(MIB), b""):
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()

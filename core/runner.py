@@ -7,7 +7,7 @@ pipeline runner), so validation and error reporting are the same everywhere.
 from __future__ import annotations
 
 import contextlib
-import os
+
 import shutil
 import tempfile
 import time
@@ -19,6 +19,7 @@ from visionblocks import errors, ports
 from visionblocks.params import validate_params
 from visionblocks.progress import Progress
 from visionblocks.spec import ModuleSpec
+from visionblocks.device import launch
 
 # The designer's error for "this input is not the kind of directory I expect", by port type.
 _WRONG_TYPE_ERROR = {
@@ -105,19 +106,15 @@ def run_spec(
     run into a throwaway folder, write no error record, and their (empty) outputs are not checked.
     """
     out = Path(out)
-    if distributed_rank() == 0:
+    rank = launch().rank
+    if rank == 0:
         return _run(spec, inputs, params, out, device, progress, out)
-    scratch = Path(tempfile.mkdtemp(prefix=f"visionblocks-rank{distributed_rank()}-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"visionblocks-rank{rank}-"))
     try:
         result = _run(spec, inputs, params, out, device, progress, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return ModuleResult(spec.id, {port.name: out / port.name for port in spec.outputs}, result.seconds)
-
-
-def distributed_rank() -> int:
-    """This process's rank in a torchrun job (0 when not distributed)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 def _run(spec, inputs, params, out: Path, device, progress, workdir: Path) -> ModuleResult:

@@ -11,11 +11,12 @@ import visionblocks
 from visionblocks import errors, ports
 from visionblocks.data.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from visionblocks.images import DEFAULT_MAX_PIXELS, HARD_MAX_PIXELS
+from visionblocks.units import MIB
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CATEGORY = "Computer Vision / Image Data Transformation"
 MODE_CHOICES = {"For training": "training", "For inference": "inference"}
-_MB = 1024 * 1024
+
 
 
 # -- Convert to Image Directory ---------------------------------------------------------------------
@@ -25,7 +26,7 @@ def run_convert(ctx) -> None:
     p = ctx.params
     convert(ctx.inputs["input_dataset"], ctx.outputs["output_image_directory"], strict=p["strict"],
             max_pixels=p["max_pixels"], max_files=p["max_archive_files"],
-            max_bytes=p["max_unpacked_mb"] * _MB, progress=ctx.progress)
+            max_bytes=p["max_unpacked_mb"] * MIB, progress=ctx.progress)
 
 
 _CONVERT_EXAMPLE = '''Convert a folder with one sub-folder per class (here 5 images of each handwritten digit):
@@ -91,7 +92,7 @@ CONVERT = ModuleSpec(
         Param("max_unpacked_mb", "int", "Maximum unpacked archive size (MB)",
               "Largest total size, in megabytes, that an input archive may unpack to. Unpacking stops with an "
               "error as soon as it passes this size, so a small archive that expands enormously cannot fill "
-              "the disk.", default=DEFAULT_MAX_BYTES // _MB, min=1),
+              "the disk.", default=DEFAULT_MAX_BYTES // MIB, min=1),
     ),
     errors=(errors.NullOrEmptyError, errors.ParameterParsingError, errors.NotInRangeValueError,
             errors.GreaterThanOrEqualToError, errors.InvalidDatasetError, errors.TooFewRowsInDatasetError,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import visionblocks
 from visionblocks import errors, ports
+from visionblocks.learn.choices import DENSENET_ARCHITECTURES, RESNET_ARCHITECTURES
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CATEGORY = "Computer Vision / Image Classification"
@@ -103,9 +104,7 @@ RESNET = ModuleSpec(
     outputs=(_OUTPUT,),
     params=(
         Param("model_name", "enum", "Model name", "The ResNet variant to use.",
-              default="resnext101_32x8d", choices=(
-                  "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-                  "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2")),
+              default="resnext101_32x8d", choices=RESNET_ARCHITECTURES),
         _pretrained_param(),
         Param("zero_init_residual", "bool", "Zero init residual",
               "Set the last batch normalization of each residual block to zero at the start, so every block "
@@ -147,7 +146,7 @@ DENSENET = ModuleSpec(
     outputs=(_OUTPUT,),
     params=(
         Param("model_name", "enum", "Model name", "The DenseNet variant to use.",
-              default="densenet201", choices=("densenet121", "densenet161", "densenet169", "densenet201")),
+              default="densenet201", choices=DENSENET_ARCHITECTURES),
         _pretrained_param(),
         Param("memory_efficient", "bool", "Memory efficient",
               "Use gradient checkpointing: intermediate results are recomputed during the backward pass "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import visionblocks
 from visionblocks import errors, ports
+from visionblocks.learn.choices import PRECISIONS
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CATEGORY = "Model Scoring & Evaluation"
@@ -107,7 +108,7 @@ SCORE = ModuleSpec(
               "The number format of the computation. auto uses bfloat16 mixed precision where the hardware "
               "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
               "32-bit floats elsewhere; fp16 needs a CUDA GPU. The probabilities are always written as 64-bit "
-              "floats.", default="auto", choices=("auto", "fp32", "bf16", "fp16")),
+              "floats.", default="auto", choices=PRECISIONS),
         Param("batch_size", "int", "Batch size",
               "How many images are scored together. Larger batches are faster until memory runs out.",
               default=64, min=0, min_exclusive=True),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import visionblocks
 from visionblocks import errors, ports
+from visionblocks.device import launch
+from visionblocks.learn.choices import PRECISIONS
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CHECKPOINTS = ".checkpoints"
@@ -25,11 +26,11 @@ def run_train(ctx) -> None:
                       print_frequency=p["print_frequency"], precision=p["precision"])
     # Checkpoints live in the run folder (where the output is published), keyed by everything
     # that changes the weights, so running the same command again resumes.
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    key = run_fingerprint(cfg, untrained, train_dir, val_dir, world_size)
+    job = launch()
+    key = run_fingerprint(cfg, untrained, train_dir, val_dir, job.world_size)
     cfg.checkpoint_dir = Path(ctx.run_dir or Path(out).parent) / CHECKPOINTS / key
     train(cfg, untrained, train_dir, val_dir, out, ctx.device, ctx.progress)
-    if int(os.environ.get("RANK", "0")) == 0:  # the only process that writes checkpoints
+    if job.rank == 0:  # the only process that writes checkpoints
         _remove_if_empty(cfg.checkpoint_dir)
 
 
@@ -135,7 +136,7 @@ TRAIN = ModuleSpec(
               "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
               "32-bit floats elsewhere; fp16 needs a CUDA GPU. On a CPU, auto trains images smaller than 64x64 "
               "pixels in 32-bit floats, which measured faster for them.",
-              default="auto", choices=("auto", "fp32", "bf16", "fp16")),
+              default="auto", choices=PRECISIONS),
     ),
     results=(
         ("metrics.csv", "Training loss and accuracy, validation loss and accuracy, learning rate and images per "

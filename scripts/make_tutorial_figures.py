@@ -180,7 +180,7 @@ def draw_confusion_matrix(scored: Path, out: Path) -> None:
     from matplotlib.figure import Figure
 
     from visionblocks.dataframe import read_dataframe
-    from visionblocks.learn.score import LABEL_COLUMN, SCORED_LABELS
+    from visionblocks.dataframe import LABEL_COLUMN, SCORED_LABELS
 
     frame = read_dataframe(scored)
     classes = sorted(set(frame[LABEL_COLUMN]) | set(frame[SCORED_LABELS]))
@@ -210,7 +210,7 @@ def draw_new_digits(new_images: Path, new_scored: Path, out: Path) -> None:
     from visionblocks.dataframe import read_dataframe
     from visionblocks.imagedir import ImageDirectory
     from visionblocks.images import open_rgb
-    from visionblocks.learn.score import IDENTIFIER_COLUMN, SCORED_LABELS
+    from visionblocks.dataframe import IDENTIFIER_COLUMN, SCORED_LABELS
 
     directory = ImageDirectory.load(new_images)
     predicted = dict(zip(read_dataframe(new_scored)[IDENTIFIER_COLUMN], read_dataframe(new_scored)[SCORED_LABELS]))

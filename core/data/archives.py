@@ -30,11 +30,12 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from visionblocks import errors
+from visionblocks.units import MIB
 
 DEFAULT_MAX_FILES = 1_000_000
 DEFAULT_MAX_BYTES = 20 * 1024 ** 3  # 20 GiB
 SKIPPED_TOP_FOLDERS = ("__MACOSX",)
-_CHUNK = 1 << 20
+_CHUNK = MIB
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
 _DRIVE = re.compile(r"^[A-Za-z]:")

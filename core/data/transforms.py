@@ -31,7 +31,7 @@ MODES = (TRAINING, INFERENCE)
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
-TRANSFORMS_FILE = "_transforms.json"
+from visionblocks.ports import TRANSFORMS_FILE  # noqa: E402 - re-exported for TransformationDirectory users
 TRANSFORM_TYPE = "Image"
 
 # Augmentations that Apply Image Transformation drops "For inference" (designer-spec §4), plus

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from visionblocks import errors, ports
+from visionblocks.pipeline import RUN_LOG
 
 EVALUATE_MODULE = "evaluate-model"
 
@@ -28,7 +29,7 @@ def evaluation_folders(path: Path) -> list[Path]:
     path = Path(path)
     if "report" in ports.read_meta(path):
         return [path]
-    log_file = path / "run_log.json"
+    log_file = path / RUN_LOG
     if log_file.is_file():
         log = json.loads(log_file.read_text(encoding="utf-8"))
         found = [Path(node["outputs"]["evaluation_results"]) for node in log.get("nodes", [])

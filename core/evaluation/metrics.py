@@ -29,7 +29,7 @@ import pandas as pd
 
 from visionblocks import errors, ports
 from visionblocks.dataframe import read_dataframe
-from visionblocks.learn.score import LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
+from visionblocks.dataframe import LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
 
 BINARY = "Binary"
 MULTICLASS = "Multi-class"

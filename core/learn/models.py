@@ -32,18 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from visionblocks import errors, ports
-
-RESNET_ARCHITECTURES = (
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
-)
-DENSENET_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
-FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
+from visionblocks.ports import TRANSFORMS_FILE
+from visionblocks.learn.choices import DENSENET_ARCHITECTURES, FAMILIES, RESNET_ARCHITECTURES  # noqa: F401
 
 CONFIG_FILE = "_config.json"
 MODEL_FILE = "_model.pth"
 CLASSES_FILE = "_id_to_class.json"
-TRANSFORMS_FILE = "_transforms.json"
 MODEL_TYPE = "torch_state_dict"
 
 # The designer's "Pretrained = True" is torchvision's legacy ``pretrained=True``: IMAGENET1K_V1.

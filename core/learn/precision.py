@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from visionblocks import errors
 
-CHOICES = ("auto", "fp32", "bf16", "fp16")
+from visionblocks.learn.choices import PRECISIONS as CHOICES
 
 
 @dataclass(frozen=True)

@@ -24,27 +24,19 @@ import torch
 from visionblocks.learn import models
 from visionblocks import ports
 from visionblocks.learn import precision as prec
-from visionblocks.dataframe import DATA_FILE
+from visionblocks.dataframe import DATA_FILE, IDENTIFIER_COLUMN, LABEL_COLUMN, SCORED_LABELS, probability_column
 from visionblocks.device import resolve_device
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.data.loading import ImageDataset, make_loader
 from visionblocks.progress import Progress
 from visionblocks.data.transforms import INFERENCE, Transform, build_transform, with_to_tensor
 
-SCORED_LABELS = "Scored Labels"
-PROBABILITY_PREFIX = "Scored Probabilities_"
-LABEL_COLUMN = "label"
-IDENTIFIER_COLUMN = "identifier"
 DEFAULT_BATCH_SIZE = 64
 # On a CPU the model runs on slices of a batch holding about this many pixels. resnet18
 # inference on this 2-core AVX2 CPU peaked at 8-16 images of 224x224, 32-64 of 96x96 and 256 or
 # more of 32x32 (images/s at 224: 40 with 64 images per call, 46 with 8): a roughly constant
 # number of pixels, where the feature maps still fit the caches.
 CPU_PIXELS_PER_SLICE = 1 << 19
-
-
-def probability_column(class_name: str) -> str:
-    return f"{PROBABILITY_PREFIX}{class_name}"
 
 
 class Scorer:

@@ -37,6 +37,7 @@ from visionblocks.learn.conv_kernels import use_gemm_weight_gradient
 from visionblocks.learn.image_cache import DecodedImages
 from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
+from visionblocks.device import launch
 from visionblocks.learn.train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
 
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -99,12 +100,12 @@ class TrainState:
 
 def init_distributed(device: torch.device) -> Dist:
     """Join the torchrun process group named by the environment, if there is one."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    job = launch()
+    if not job.distributed:
         return Dist()
     import torch.distributed as tdist
 
-    dist = Dist(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    dist = Dist(job.rank, job.world_size, job.local_rank)
     if not tdist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
@@ -336,7 +337,7 @@ def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | No
 
 
 def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) -> TrainResult:
-    prec.tune_device(device, processes_per_host=int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)))
+    prec.tune_device(device, processes_per_host=launch().local_world_size)
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
     input_size = _input_size(train_set)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MIB = 1024 * 1024
+from visionblocks.learn.choices import PRECISIONS
+from visionblocks.units import MIB
 
 KEY_ENV = "VISIONBLOCKS_KEY"
 
@@ -22,7 +23,7 @@ def add_commands(sub) -> None:
     p.add_argument("--key", default=os.environ.get(KEY_ENV),
                    help=f"require Authorization: Bearer KEY (default: ${KEY_ENV}, else no key)")
     p.add_argument("--device", help="auto (default), cpu, cuda or mps")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--top-k", type=int, default=5, help="classes listed in top_k when the request does not say")
     p.add_argument("--max-batch", type=int, default=32, help="images per forward pass (1 turns micro-batching off)")
     p.add_argument("--max-wait-ms", type=float, default=5.0,

@@ -34,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from visionblocks import errors
 from visionblocks.images import open_rgb
-from visionblocks.learn.score import SCORED_LABELS, probability_column
+from visionblocks.dataframe import SCORED_LABELS, probability_column
 
 DESIGNER = "designer"      # {"Inputs": ...} -> {"Results": ...}
 ARRAY = "array"            # [...] -> [...]

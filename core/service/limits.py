@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from visionblocks import errors
+from visionblocks.units import MIB
 from visionblocks.service.formats import Rejected
 
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)

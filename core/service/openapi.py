@@ -6,7 +6,7 @@ read), so the schemas are written here, with the model's own class names in the 
 
 from __future__ import annotations
 
-from visionblocks.learn.score import SCORED_LABELS, probability_column
+from visionblocks.dataframe import SCORED_LABELS, probability_column
 from visionblocks.service.formats import DESIGNER_INPUT, DESIGNER_OUTPUT
 
 _BASE64 = {"type": "string", "format": "byte", "description": "The image file (PNG, JPEG, ...) in base64."}

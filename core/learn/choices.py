@@ -1,0 +1,15 @@
+"""The choices a user picks from for models and precision, without importing torch.
+
+Module metadata (the plugins), the CLI and the engine all read these tuples, so listing
+``visionblocks modules`` or a parameter's allowed values never loads torch.
+"""
+
+RESNET_ARCHITECTURES = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+)
+DENSENET_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
+FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
+
+# auto = bf16 where the hardware runs it natively, else fp32 (see visionblocks.learn.precision).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")

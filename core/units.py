@@ -1,0 +1,3 @@
+"""Byte units, so sizes in limits and help texts are written one way."""
+
+MIB = 1 << 20

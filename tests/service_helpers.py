@@ -98,6 +98,10 @@ class SlowScorer:
     config = {"architecture": "slow-fake", "input_size": [3, 8, 8]}
 
     def __init__(self, delay: float):
+        # torch is loaded here, as a real Scorer has it loaded before the service says it is ready:
+        # imported by the first request instead, it would eat a short --timeout on a busy machine.
+        import torch  # noqa: F401
+
         self.delay = delay
 
     def transform(self, image):
@@ -114,8 +118,8 @@ class SlowScorer:
 
 
 def main() -> None:
-    from visionblocks.service.app import Batching, create_app, run
-    from visionblocks.service.limits import Limits
+    from visionblocks.service.app import create_app, run
+    from visionblocks.service.settings import Batching, Limits
 
     parser = argparse.ArgumentParser(description="serve SlowScorer through the real app")
     parser.add_argument("--port", type=int, default=0)

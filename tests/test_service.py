@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,17 +23,22 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pydantic import TypeAdapter
 
 import visionblocks as vb
-from service_helpers import png_bytes, png_header_claiming, start_fake, start_serve
+from service_helpers import SlowScorer, png_bytes, png_header_claiming, start_fake, start_serve
 from visionblocks import cli, errors
 from visionblocks.learn import models
+from visionblocks.service import commands, problems, schemas
+from visionblocks.service.app import create_app
 from visionblocks.service.client import Client, ServiceError
 from visionblocks.dataframe import read_dataframe
 from visionblocks.datasets import write_digits
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.service.batching import MicroBatcher, QueueFull
-from visionblocks.service.formats import Rejected, decode_base64, result_rows
+from visionblocks.service.formats import decode_base64, result_rows
+from visionblocks.service.problems import Rejected
+from visionblocks.service.settings import Batching, Limits
 from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 KEY = "test-key-9f2"
@@ -41,6 +48,7 @@ CLASSES = [str(d) for d in range(10)]
 TRAINING_OPS = [["Resize", 16], ["RandomHorizontalFlip", {}], ["ToTensor", {}],
                 ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]]
 MAX_IMAGES, MAX_PIXELS, MAX_BODY = 8, 64 * 64, 256 * 1024
+SCORE_RESPONSE = TypeAdapter(schemas.ScoreResponse)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -127,6 +135,8 @@ def test_every_request_format_gets_the_same_rows(http, digit_files):
     raw = http.post("/score", content=data, headers={"Content-Type": "image/png"})
     untyped = http.post("/score", content=data, headers={"Content-Type": ""})
     assert isinstance(legacy.json(), list) and isinstance(registry.json(), list)
+    for answer in (designer, legacy, registry, multipart, raw, untyped):  # what the schema promises
+        SCORE_RESPONSE.validate_python(answer.json())
     for rows in (legacy.json(), registry.json(), multipart.json()["Results"]["WebServiceOutput0"]):
         assert len(rows) == 2 and all(_same_row(r, row) for r in rows)
     for answer in (raw, untyped):
@@ -153,7 +163,7 @@ def test_health_metadata_openapi_and_try_page(server, http):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     body = spec["paths"]["/score"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data", "image/*"} <= set(body)
-    assert "Scored Probabilities_9" in json.dumps(spec["paths"]["/score"]["post"]["responses"]["200"])
+    assert "ScoredRow" in json.dumps(spec["paths"]["/score"]["post"]["responses"]["200"])
     docs = httpx.get(f"{server.url}/docs").text
     # Swagger UI from the service itself, not a CDN: the page works on a machine without internet.
     assert "/docs/assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
@@ -219,6 +229,12 @@ def test_pixel_limit_is_checked_from_the_header(http):
     (b'[{"image_in_base64": "aGVsbG8gd29ybGQ="}]', "application/json", "0049", "not an image"),
     (b'[{"image_in_base64": ""}]', "application/json", "0003", "empty"),
     (b"[]", "application/json", "0003", "no image"),
+    (b"[5]", "application/json", "0049", "[0] must be an object"),
+    (b'[{"image": null}]', "application/json", "0049", "[0].image must be a base64 string, not null"),
+    (b'{"Inputs": {"a": [], "b": []}}', "application/json", "0049", "none is WebServiceInput0"),
+    (b'{"Inputs": {"WebServiceInput0": []}, "GlobalParameters": 3}', "application/json", "0049",
+     "GlobalParameters must be an object"),
+    (b"\xff\xfe", "application/json", "0049", "not valid JSON"),
     (b"", "image/png", "0003", "empty"),
     (b"just some text", "text/plain", "0049", "not an image"),
     (b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\nhello\r\n--x--\r\n", "multipart/form-data; boundary=x",
@@ -227,6 +243,15 @@ def test_pixel_limit_is_checked_from_the_header(http):
 def test_bad_input_is_a_400_naming_the_problem(http, body, content_type, code, words):
     response = http.post("/score", content=body, headers={"Content-Type": content_type})
     assert words in _error(response, 400, code)["message"]
+
+
+def test_client_mistakes_log_no_traceback(server, http):
+    """The server's log after malformed, unauthorized and oversized requests: no traceback (the
+    bad-input tests above ran on the same server)."""
+    http.post("/score", content=b"[{", headers={"Content-Type": "application/json"})
+    httpx.post(f"{server.url}/score", content=b"x")
+    http.post("/score?top_k=x", content=png_header_claiming(100_000, 100_000))
+    assert "Traceback" not in server.log_text()
 
 
 def test_broken_image_and_bad_parameter(http, digit_files):
@@ -467,3 +492,116 @@ def test_batcher_skips_cancelled_requests_and_survives_errors():
     finally:
         batcher.close(10)
     assert batcher.pending == 0
+
+
+# -- the models, the OpenAPI description and the one status table ----------------------------------
+@pytest.fixture(scope="module")
+def fake_spec():
+    """The OpenAPI description of an app around the fake model (generated in-process)."""
+    return create_app(SlowScorer(0.0), key="k").openapi()
+
+
+def _schema(spec: dict, ref: str) -> dict:
+    return spec["components"]["schemas"][ref.removeprefix("#/components/schemas/")]
+
+
+def test_openapi_score_body_is_generated_from_the_models(fake_spec):
+    content = fake_spec["paths"]["/score"]["post"]["requestBody"]["content"]
+    designer_ref, array = content["application/json"]["schema"]["oneOf"]
+    assert designer_ref == {"$ref": "#/components/schemas/DesignerRequest"}
+    assert array == {"type": "array", "items": {"$ref": "#/components/schemas/ImageItem"}}
+    # The components are the models' own schemas, not a copy kept by hand.
+    ref = "#/components/schemas/{model}"
+    designer = schemas.DesignerRequest.model_json_schema(ref_template=ref)
+    assert designer.pop("$defs") == {"ImageItem": _schema(fake_spec, "ImageItem")}
+    assert _schema(fake_spec, designer_ref["$ref"]) == designer
+    item = _schema(fake_spec, array["items"]["$ref"])
+    assert item == schemas.ImageItem.model_json_schema(ref_template=ref)
+    assert {"image", "image_in_base64"} <= set(item["properties"])
+    assert item["properties"]["image"]["format"] == "byte" and "default" not in item["properties"]["image"]
+    assert content["multipart/form-data"]["schema"]["properties"]["images"]["items"]["format"] == "binary"
+    assert content["image/*"]["schema"]["format"] == "binary"
+
+
+def test_openapi_documents_rows_and_errors_not_422(fake_spec):
+    responses = fake_spec["paths"]["/score"]["post"]["responses"]
+    designer, array = responses["200"]["content"]["application/json"]["schema"]["anyOf"]
+    assert designer == {"$ref": "#/components/schemas/DesignerResponse"}
+    row = _schema(fake_spec, array["items"]["$ref"])
+    # Class names are per model: the probabilities are the row's additional number properties.
+    assert row["required"] == ["Scored Labels", "top_k"] and row["additionalProperties"] == {"type": "number"}
+    for status, codes in (("400", ["0049", "0001", "0003", "0002"]), ("413", ["0007", "0127"]),
+                          ("401", ["2000"]), ("503", ["0039"]), ("504", ["0039"])):
+        answer = responses[status]
+        assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+        assert all(code in answer["description"] for code in codes), answer["description"]
+    assert "Retry-After" in responses["503"]["headers"] and "WWW-Authenticate" in responses["401"]["headers"]
+    error = _schema(fake_spec, "ErrorDetail")
+    assert error["required"] == ["code", "name", "message"] and "hint" in error["properties"]
+    # Bad parameters answer 400 ParameterParsing, so FastAPI's 422 is nowhere.
+    assert '"422"' not in json.dumps(fake_spec) and "HTTPValidationError" not in fake_spec["components"]["schemas"]
+    for path, model in (("/health", "Health"), ("/metadata", "Metadata"), ("/metrics", "MetricsReport")):
+        ok = fake_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}
+    assert fake_spec["paths"]["/metadata"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in fake_spec["paths"]["/health"]["get"]
+
+
+def test_rows_follow_the_row_model_and_keep_the_column_order():
+    rows = result_rows(np.array([[0.2, 0.8]]), ["cat", "dog"], top_k=1)
+    dumped = json.loads(SCORE_RESPONSE.dump_json(SCORE_RESPONSE.validate_python(rows), by_alias=True))
+    assert dumped == rows and list(dumped[0]) == ["Scored Labels", "Scored Probabilities_cat",
+                                                  "Scored Probabilities_dog", "top_k"]
+    with pytest.raises(ValueError):  # a probability that is not a number breaks the promise
+        SCORE_RESPONSE.validate_python([{**rows[0], "Scored Probabilities_cat": "high"}])
+
+
+def test_every_designer_error_has_one_status():
+    assert problems.status_of(errors.FileParsingFailedError()) == 400
+    assert problems.status_of(errors.ImageExceedsLimitError()) == 413
+    assert problems.status_of(problems.UnauthorizedError()) == 401
+    assert problems.status_of(problems.ServiceBusyError()) == 503
+    assert problems.status_of(problems.RequestTimeoutError()) == 504
+    # Not a client's mistake: a server error that keeps its designer code.
+    assert problems.status_of(errors.FailedToCompleteOperationError()) == 500
+    assert problems.status_of(errors.ModuleError()) == 500
+    assert Rejected(errors.NullOrEmptyError()).status == 400
+
+
+class _OutOfMemoryScorer(SlowScorer):
+    def predict_tensors(self, batch):
+        raise errors.ModuleOutOfMemoryError("The model ran out of memory.")
+
+
+def test_designer_json_with_another_input_name_and_a_failing_model(digit_files):
+    """In-process: a pipeline whose Web Service Input is not WebServiceInput0 (its other inputs
+    are never read); a designer error from the model is the server's 500, with its own code."""
+    from fastapi.testclient import TestClient
+
+    b64 = base64.b64encode(_one_digit(digit_files)).decode()
+    with TestClient(create_app(SlowScorer(0.0))) as client:
+        answer = client.post("/score", json={"Inputs": {"Photos": [{"image": b64}, {"image_in_base64": b64}]}})
+        ignored = client.post("/score", json={"Inputs": {"WebServiceInput0": [{"image": b64}], "Other": 5}})
+    assert answer.status_code == 200 and len(answer.json()["Results"]["WebServiceOutput0"]) == 2
+    assert ignored.status_code == 200, ignored.text
+    with TestClient(create_app(_OutOfMemoryScorer(0.0))) as client:
+        failed = client.post("/score", content=_one_digit(digit_files), headers={"Content-Type": "image/png"})
+    _error(failed, 500, "0138")
+
+
+def test_serve_defaults_come_from_the_settings(monkeypatch):
+    args = cli.build_parser().parse_args(["serve", "model"])
+    assert commands.settings_from_args(args) == (Limits(), Batching())
+    # Change a default at its one home: the option follows.
+    monkeypatch.setattr(commands, "Limits", lambda: Limits(max_images=7, max_body_bytes=3 << 20))
+    monkeypatch.setattr(commands, "Batching", lambda: Batching(max_batch=3))
+    args = cli.build_parser().parse_args(["serve", "model"])
+    assert (args.max_images, args.max_body_mb, args.max_batch) == (7, 3.0, 3)
+
+
+def test_the_cli_parser_imports_no_server():
+    """Building the CLI's parser imports the service's commands, but neither torch nor the web stack."""
+    code = ("import sys, visionblocks.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('torch', 'fastapi', 'uvicorn', 'pydantic', 'starlette') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr

@@ -53,9 +53,10 @@ class _Item:
 
 
 class MicroBatcher:
-    """``predict(batch N×C×H×W) -> N×classes probabilities`` run on batches of queued images."""
+    """``predict(batch N×C×H×W) -> N×classes probabilities`` run on batches of queued images.
+    The sizes come from :class:`.settings.Batching` and :class:`.settings.Limits` (``max_queue``)."""
 
-    def __init__(self, predict: Callable, max_batch: int = 32, max_wait_s: float = 0.005, max_queue: int = 512):
+    def __init__(self, predict: Callable, *, max_batch: int, max_wait_s: float, max_queue: int):
         if max_batch < 1 or max_queue < 1 or max_wait_s < 0:
             raise ValueError("max_batch and max_queue must be at least 1 and max_wait_s at least 0")
         self.predict = predict

@@ -10,33 +10,51 @@ import os
 from pathlib import Path
 
 from visionblocks.learn.choices import PRECISIONS
+from visionblocks.service import settings
+from visionblocks.service.settings import Batching, Limits
 from visionblocks.units import MIB
 
 KEY_ENV = "VISIONBLOCKS_KEY"
 
 
 def add_commands(sub) -> None:
+    _add_serve(sub)
+    _add_score(sub)
+    _add_loadtest(sub)
+
+
+def _add_serve(sub) -> None:
+    """``serve``'s options; every default is the one of :mod:`.settings`."""
+    limits, batching = Limits(), Batching()
     p = sub.add_parser("serve", help="serve a trained model as a real-time scoring endpoint")
     p.add_argument("model_dir", type=Path, help="a ModelDirectory (the Trained model output of Train PyTorch Model)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--host", default=settings.HOST, help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=settings.PORT, help="port (default: %(default)s; 0 picks a free one)")
     p.add_argument("--key", default=os.environ.get(KEY_ENV),
                    help=f"require Authorization: Bearer KEY (default: ${KEY_ENV}, else no key)")
     p.add_argument("--device", help="auto (default), cpu, cuda or mps")
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
-    p.add_argument("--top-k", type=int, default=5, help="classes listed in top_k when the request does not say")
-    p.add_argument("--max-batch", type=int, default=32, help="images per forward pass (1 turns micro-batching off)")
-    p.add_argument("--max-wait-ms", type=float, default=5.0,
-                   help="how long a queued image may wait for others to share its forward pass")
-    p.add_argument("--max-queue", type=int, default=512, help="images waiting at most; more is answered 503")
-    p.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body in MiB")
-    p.add_argument("--max-images", type=int, default=64, help="images per request")
-    p.add_argument("--max-pixels", type=int, default=25_000_000, help="width x height of one image")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per request")
+    p.add_argument("--top-k", type=int, default=settings.TOP_K,
+                   help="classes listed in top_k when the request does not say (default: %(default)s)")
+    p.add_argument("--max-batch", type=int, default=batching.max_batch,
+                   help="images per forward pass; 1 turns micro-batching off (default: %(default)s)")
+    p.add_argument("--max-wait-ms", type=float, default=batching.max_wait_ms,
+                   help="how long a queued image may wait for others to share its forward pass (default: %(default)s)")
+    p.add_argument("--max-queue", type=int, default=limits.max_queue,
+                   help="images waiting at most; more is answered 503 (default: %(default)s)")
+    p.add_argument("--max-body-mb", type=float, default=limits.max_body_bytes / MIB,
+                   help="largest request body in MiB (default: %(default)g)")
+    p.add_argument("--max-images", type=int, default=limits.max_images, help="images per request (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=limits.max_pixels,
+                   help="width x height of one image (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=limits.timeout_s,
+                   help="seconds allowed per request (default: %(default)g)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
 
+
+def _add_score(sub) -> None:
     p = sub.add_parser("score", help="score image files with a running service")
     p.add_argument("url", help="the service's address, e.g. http://127.0.0.1:8000")
     p.add_argument("images", nargs="+", type=Path, help="image files")
@@ -45,6 +63,8 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(func=cmd_score)
 
+
+def _add_loadtest(sub) -> None:
     p = sub.add_parser("loadtest", help="measure a running service: throughput, latency percentiles, errors")
     p.add_argument("url", help="the service's address, e.g. http://127.0.0.1:8000")
     p.add_argument("--requests", type=int, default=200, help="requests to send in all (default: 200)")
@@ -61,16 +81,20 @@ def add_commands(sub) -> None:
 
 def cmd_serve(args) -> None:
     from visionblocks.learn.score import Scorer
-    from visionblocks.service.app import Batching, create_app, run
-    from visionblocks.service.limits import Limits
+    from visionblocks.service.app import create_app, run
 
-    limits = Limits(max_body_bytes=int(args.max_body_mb * MIB), max_images=args.max_images,
-                    max_pixels=args.max_pixels, timeout_s=args.timeout, max_queue=args.max_queue)
-    batching = Batching(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    limits, batching = settings_from_args(args)
     scorer = Scorer(args.model_dir, args.device, args.precision, batch_size=args.max_batch)
     print(f"visionblocks: loaded {scorer!r}; key {'required' if args.key else 'not required'}", flush=True)
     run(create_app(scorer, limits, batching, key=args.key, top_k=args.top_k), args.host, args.port,
         args.log_level, args.access_log)
+
+
+def settings_from_args(args) -> tuple[Limits, Batching]:
+    """``serve``'s options as the app's settings (the options' defaults give the defaults back)."""
+    limits = Limits(max_body_bytes=int(args.max_body_mb * MIB), max_images=args.max_images,
+                    max_pixels=args.max_pixels, timeout_s=args.timeout, max_queue=args.max_queue)
+    return limits, Batching(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
 
 
 def cmd_score(args) -> None:

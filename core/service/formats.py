@@ -12,7 +12,8 @@ Accepted ``POST /score`` bodies (any of them, chosen by Content-Type, else by th
 
 Base64 values may carry a ``data:image/...;base64,`` prefix, URL-safe letters, missing padding,
 or the ``b'...'`` wrapper that formatting a Python ``bytes`` object leaves.
-``GlobalParameters`` and ``parameters`` are accepted and not used.
+``GlobalParameters`` and ``parameters`` are accepted and not used. The JSON shapes and the row
+are pydantic models in :mod:`.schemas`.
 
 Every image gets the same row, whatever the format: the designer's scored-dataset columns
 (``Scored Labels`` and ``Scored Probabilities_<class>`` for every class, in class-id order:
@@ -23,24 +24,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
-import json
 import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
+from pydantic import TypeAdapter, ValidationError
 
 from visionblocks import errors
 from visionblocks.images import open_rgb
 from visionblocks.dataframe import SCORED_LABELS, probability_column
+from visionblocks.service.problems import Rejected
+from visionblocks.service.schemas import ARRAY, DESIGNER, DESIGNER_OUTPUT, DesignerRequest, ScoreRequest
 
-DESIGNER = "designer"      # {"Inputs": ...} -> {"Results": ...}
-ARRAY = "array"            # [...] -> [...]
-IMAGE_KEYS = ("image", "image_in_base64")
-DESIGNER_INPUT = "WebServiceInput0"
-DESIGNER_OUTPUT = "WebServiceOutput0"
 JSON_TYPES = ("application/json", "text/json")
 RAW_TYPES = ("application/octet-stream",)
 
@@ -48,26 +44,8 @@ _DATA_URL = re.compile(r"^data:[^,]*;base64,", re.I)
 _PIXELS_HINT = "Downscale the image before sending it."
 _FORMATS_HINT = "Send PNG, JPEG, BMP, TIFF, WebP or another format Pillow reads."
 _BYTES_REPR = re.compile(r"""^b(['"])(.*)\1$""", re.S)
-
-
-class Rejected(Exception):
-    """A request the service answers with ``status`` and the designer error ``error`` in JSON."""
-
-    def __init__(self, status: int, error: errors.ModuleError, headers: dict | None = None):
-        super().__init__(error.message)
-        self.status = status
-        self.error = error
-        self.headers = headers or {}
-
-    def body(self) -> dict:
-        return error_body(self.error)
-
-
-def error_body(error: errors.ModuleError) -> dict:
-    body = {"code": error.code_str, "name": error.name, "message": error.message}
-    if error.hint:
-        body["hint"] = error.hint
-    return {"error": body}
+_SCORE_REQUEST = TypeAdapter(ScoreRequest)
+_REQUEST_ERRORS = {cls.name: cls for cls in (errors.FileParsingFailedError, errors.ColumnNotFoundError)}
 
 
 @dataclass
@@ -84,11 +62,11 @@ class ParsedRequest:
 
 # -- parsing ---------------------------------------------------------------------------------------
 def parse_body(content_type: str | None, body: bytes) -> ParsedRequest:
-    """The images of a request body (no decoding yet), or Rejected(400) saying what is wrong."""
+    """The images of a request body (no decoding yet), or :class:`Rejected` saying what is wrong."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if not body:
-        raise Rejected(400, errors.NullOrEmptyError("The request body is empty.",
-                                                    hint="Send JSON with base64 images, a multipart form or an image."))
+        raise Rejected(errors.NullOrEmptyError("The request body is empty.",
+                                               hint="Send JSON with base64 images, a multipart form or an image."))
     if media == "multipart/form-data":
         return ParsedRequest(DESIGNER, parse_multipart(content_type, body))
     if media in JSON_TYPES or media.endswith("+json"):
@@ -102,50 +80,56 @@ def parse_body(content_type: str | None, body: bytes) -> ParsedRequest:
 
 
 def parse_json(body: bytes) -> ParsedRequest:
+    """The images of a JSON body: its shape checked by :data:`.schemas.ScoreRequest`, then each
+    base64 value decoded."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(400, errors.FileParsingFailedError(f"The request body is not valid JSON: {exc}.")) from None
-    if isinstance(document, dict) and "Inputs" in document:
-        rows, path = _designer_rows(document["Inputs"])
-        return ParsedRequest(DESIGNER, [_row_image(row, f"{path}[{i}]") for i, row in enumerate(rows)])
-    if isinstance(document, list):
-        return ParsedRequest(ARRAY, [_row_image(row, f"[{i}]") for i, row in enumerate(document)])
-    raise Rejected(400, errors.FileParsingFailedError(
-        'The JSON body is neither {"Inputs": {"WebServiceInput0": [{"image": "<base64>"}, ...]}} '
-        'nor an array of {"image_in_base64": "<base64>"} items.'))
-
-
-def _designer_rows(inputs) -> tuple[list, str]:
-    if not isinstance(inputs, dict) or not inputs:
-        raise Rejected(400, errors.FileParsingFailedError(
-            '"Inputs" must be an object naming an input, such as {"WebServiceInput0": [...]}.'))
-    if DESIGNER_INPUT in inputs:
-        name = DESIGNER_INPUT
-    elif len(inputs) == 1:  # a pipeline whose Web Service Input has another name
-        name = next(iter(inputs))
-    else:
-        raise Rejected(400, errors.FileParsingFailedError(
-            f'"Inputs" names {len(inputs)} inputs and none is {DESIGNER_INPUT}; send one input.'))
-    rows = inputs[name]
-    if not isinstance(rows, list):
-        raise Rejected(400, errors.FileParsingFailedError(f'Inputs.{name} must be an array of rows.'))
-    return rows, f"Inputs.{name}"
+        request = _SCORE_REQUEST.validate_json(body)
+    except ValidationError as exc:
+        raise Rejected(designer_error(exc.errors(include_url=False)[0])) from None
+    if isinstance(request, DesignerRequest):
+        name, rows = request.rows
+        return ParsedRequest(DESIGNER, [_row_image(row, f"Inputs.{name}[{i}]") for i, row in enumerate(rows)])
+    return ParsedRequest(ARRAY, [_row_image(row, f"[{i}]") for i, row in enumerate(request)])
 
 
 def _row_image(row, path: str) -> ImageInput:
-    if not isinstance(row, dict):
-        raise Rejected(400, errors.FileParsingFailedError(f"{path} must be an object with an image field."))
-    key = next((k for k in IMAGE_KEYS if k in row), None)
-    if key is None:
-        found = ", ".join(sorted(map(str, row))) or "none"
-        raise Rejected(400, errors.ColumnNotFoundError(
-            f"{path} has no image field (expected one of {', '.join(IMAGE_KEYS)}; found: {found})."))
-    value = row[key]
-    if not isinstance(value, str):
-        raise Rejected(400, errors.FileParsingFailedError(
-            f"{path}.{key} must be a base64 string, not {type(value).__name__}."))
-    return ImageInput(f"{path}.{key}", decode_base64(value, f"{path}.{key}"))
+    key, text = row.field
+    return ImageInput(f"{path}.{key}", decode_base64(text, f"{path}.{key}"))
+
+
+def designer_error(error: dict) -> errors.ModuleError:
+    """The designer error for one pydantic validation error of a JSON body, naming the value by
+    its JSON path. The request models' own errors are typed by designer name; pydantic's
+    built-in ones are a malformed body (0049)."""
+    where = json_path(error["loc"])
+    kind = error["type"]
+    if kind in _REQUEST_ERRORS:
+        return _REQUEST_ERRORS[kind](f"{where} {error['msg']}")
+    if kind == "json_invalid":
+        return errors.FileParsingFailedError(f"The request body is not valid JSON: {error['ctx']['error']}.")
+    if kind == "string_type":
+        return errors.FileParsingFailedError(f"{where} must be a base64 string, not {_json_type(error['input'])}.")
+    if kind == "list_type":
+        return errors.FileParsingFailedError(f"{where} must be an array of rows.")
+    if kind == "dict_type":
+        return errors.FileParsingFailedError(f"{where} must be an object.")
+    return errors.FileParsingFailedError(f"{where}: {error['msg']}.")
+
+
+def json_path(loc: tuple) -> str:
+    """``("designer", "Inputs", "WebServiceInput0", 0, "image")`` -> ``Inputs.WebServiceInput0[0].image``.
+    The request's shape tag comes first in a location inside a tagged union: it is not a key."""
+    if loc and loc[0] in (DESIGNER, ARRAY):
+        loc = loc[1:]
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return path or "The request body"
+
+
+def _json_type(value) -> str:
+    for kind, name in ((bool, "a boolean"), ((int, float), "a number"), (dict, "an object"), (list, "an array")):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else type(value).__name__
 
 
 def decode_base64(text: str, name: str) -> bytes:
@@ -157,12 +141,12 @@ def decode_base64(text: str, name: str) -> bytes:
     text = _DATA_URL.sub("", text)
     text = "".join(text.split())  # line breaks of MIME-style base64
     if not text:
-        raise Rejected(400, errors.NullOrEmptyError(f"{name} is empty."))
+        raise Rejected(errors.NullOrEmptyError(f"{name} is empty."))
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if ("-" in text or "_" in text)
                                 else None, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise Rejected(400, errors.FileParsingFailedError(f"{name} is not valid base64: {exc}.")) from None
+        raise Rejected(errors.FileParsingFailedError(f"{name} is not valid base64: {exc}.")) from None
 
 
 def parse_multipart(content_type: str, body: bytes) -> list[ImageInput]:
@@ -184,49 +168,33 @@ def parse_multipart(content_type: str, body: bytes) -> list[ImageInput]:
         parser.write(body)
         parser.finalize()
     except (FormParserError, ValueError) as exc:
-        raise Rejected(400, errors.FileParsingFailedError(f"The multipart form could not be parsed: {exc}.")) from None
+        raise Rejected(errors.FileParsingFailedError(f"The multipart form could not be parsed: {exc}.")) from None
     if not files:
-        raise Rejected(400, errors.NullOrEmptyError(
+        raise Rejected(errors.NullOrEmptyError(
             "The multipart form holds no file part.", hint="Send each image as a file, e.g. curl -F image=@cat.jpg."))
     for item in files:
         if not item.data:
-            raise Rejected(400, errors.NullOrEmptyError(f"{item.name} is empty."))
+            raise Rejected(errors.NullOrEmptyError(f"{item.name} is empty."))
     return files
 
 
 # -- decoding --------------------------------------------------------------------------------------
-def check_pixels(item: ImageInput, max_pixels: int) -> None:
-    """413 when the image's header claims more than ``max_pixels``: nothing is decoded yet, so a
-    decompression bomb (a few bytes claiming billions of pixels) costs only its header."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit decides
-            with Image.open(io.BytesIO(item.data)) as image:
-                width, height = image.size
-    except Image.DecompressionBombError:
-        raise Rejected(413, errors.ImageExceedsLimitError(
-            f"{item.name} claims more pixels than Pillow ever decodes; the limit is {max_pixels:,} pixels per image.",
-            hint=_PIXELS_HINT)) from None
-    except Exception:  # noqa: BLE001 - not an image: decode_image says so
-        return
-    if width * height > max_pixels:
-        raise Rejected(413, errors.ImageExceedsLimitError(
-            f"{item.name} is {width}×{height} = {width * height:,} pixels; the limit is {max_pixels:,} pixels "
-            "per image.", hint=_PIXELS_HINT))
-
-
 def decode_image(item: ImageInput, max_pixels: int):
-    """The image as RGB (the shared conversion of training and scoring), after :func:`check_pixels`."""
+    """The image as RGB by the one decoder of training and scoring
+    (:func:`visionblocks.images.open_rgb`). Its pixel limit reads the header before decoding, so
+    a decompression bomb (a few bytes claiming billions of pixels) costs only its header: 413."""
     if not item.data:
-        raise Rejected(400, errors.NullOrEmptyError(f"{item.name} is empty."))
-    check_pixels(item, max_pixels)
+        raise Rejected(errors.NullOrEmptyError(f"{item.name} is empty."))
     try:
-        image, _mode = open_rgb(item.data, max_pixels)
+        image, _mode = open_rgb(item.data, max_pixels, name=item.name)
+    except errors.ImageExceedsLimitError as exc:
+        # The client cannot raise the server's limit, so the hint says what the client can do.
+        raise Rejected(errors.ImageExceedsLimitError(exc.message, hint=_PIXELS_HINT)) from None
     except UnidentifiedImageError:
-        raise Rejected(400, errors.FileParsingFailedError(
+        raise Rejected(errors.FileParsingFailedError(
             f"{item.name} is not an image: its bytes are in no format Pillow reads.", hint=_FORMATS_HINT)) from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
-        raise Rejected(400, errors.FileParsingFailedError(
+        raise Rejected(errors.FileParsingFailedError(
             f"{item.name} is a broken image: {type(exc).__name__}: {exc}.", hint=_FORMATS_HINT)) from None
     return image
 

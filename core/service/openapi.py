@@ -1,78 +1,76 @@
-"""The OpenAPI description of ``POST /score`` for one model: its request formats and its rows.
+"""What FastAPI cannot infer for ``/openapi.json``, filled in from the same pydantic models.
 
-FastAPI cannot infer these (the body is read by hand, so that its size is capped while it is
-read), so the schemas are written here, with the model's own class names in the row schema.
+``POST /score`` reads its body by hand (so that its size is capped while it streams in, and its
+format is chosen by Content-Type), so FastAPI sees no body parameter: :func:`install` adds the
+request body of every accepted media type from :data:`.schemas.REQUEST_BODIES`. The error
+answers come from the one status table of :mod:`.problems`, and FastAPI's 422, which this
+service never sends (a bad parameter is a 400), is taken out.
 """
 
 from __future__ import annotations
 
-from visionblocks.dataframe import SCORED_LABELS, probability_column
-from visionblocks.service.formats import DESIGNER_INPUT, DESIGNER_OUTPUT
+from fastapi import FastAPI
+from pydantic import TypeAdapter
 
-_BASE64 = {"type": "string", "format": "byte", "description": "The image file (PNG, JPEG, ...) in base64."}
-_DESIGNER_REQUEST = {
-    "type": "object",
-    "title": "Designer request",
-    "required": ["Inputs"],
-    "properties": {
-        "Inputs": {"type": "object", "required": [DESIGNER_INPUT], "properties": {
-            DESIGNER_INPUT: {"type": "array", "items": {
-                "type": "object", "required": ["image"], "properties": {"image": _BASE64}}}}},
-        "GlobalParameters": {"type": "object", "description": "Accepted and not used."},
-    },
+from visionblocks.service.metrics import SCORE_PATH
+from visionblocks.service.problems import documented_statuses
+from visionblocks.service.schemas import REQUEST_BODIES, ErrorResponse
+
+_REF = "#/components/schemas/{model}"
+_MEANING = {
+    400: "The body or a parameter is malformed, or holds no usable image.",
+    401: "The service has a key and the request does not carry it.",
+    413: "The body, the number of images or the pixels of an image is over its limit.",
+    503: "The queue is full; retry after the Retry-After header's seconds.",
+    504: "The request took longer than the per-request timeout.",
 }
-_ARRAY_REQUEST = {
-    "type": "array",
-    "title": "Array of images",
-    "items": {"type": "object", "properties": {
-        "image_in_base64": _BASE64,
-        "image": _BASE64,
-        "parameters": {"type": "object", "description": "Accepted and not used."},
-    }},
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds until the queue has room again.", "schema": {"type": "integer"}}},
 }
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "name", "message"], "properties": {
-        "code": {"type": "string", "description": "The designer error code, four digits.", "example": "0127"},
-        "name": {"type": "string", "example": "ImageExceedsLimit"},
-        "message": {"type": "string"},
-        "hint": {"type": "string"},
-    }}},
-}
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
 
-def row_schema(classes: list[str]) -> dict:
-    properties = {SCORED_LABELS: {"type": "string", "enum": list(classes), "description": "The most likely class."}}
-    properties.update({probability_column(c): {"type": "number", "minimum": 0, "maximum": 1} for c in classes})
-    properties["top_k"] = {"type": "array", "description": "The most likely classes, most likely first.",
-                           "items": {"type": "object", "properties": {
-                               "label": {"type": "string"}, "probability": {"type": "number"}}}}
-    return {"type": "object", "title": "Scored image", "required": list(properties), "properties": properties}
+def error_responses(*statuses: int) -> dict[int, dict]:
+    """The ``responses`` of a route that answers ``statuses`` with designer errors."""
+    table = documented_statuses()
+    responses = {}
+    for status in statuses:
+        codes = ", ".join(f"{cls.code:04d} {cls.name}" for cls in table[status])
+        responses[status] = {"model": ErrorResponse, "description": f"{_MEANING[status]} Designer errors: {codes}."}
+        if status in _HEADERS:
+            responses[status]["headers"] = _HEADERS[status]
+    return responses
 
 
-def score_request_body() -> dict:
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"oneOf": [_DESIGNER_REQUEST, _ARRAY_REQUEST]}},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-        "image/*": {"schema": {"type": "string", "format": "binary"}},
-    }}}
+def install(app: FastAPI) -> None:
+    """Make ``app.openapi()`` complete FastAPI's document once, when it is first asked for."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = generate()  # FastAPI caches it in app.openapi_schema; completed in place
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            document["paths"][SCORE_PATH]["post"]["requestBody"] = score_request_body(components)
+            _drop_validation_422(document)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
-def score_responses(classes: list[str]) -> dict:
-    row = row_schema(classes)
-    designer = {"type": "object", "title": "Designer response", "properties": {"Results": {
-        "type": "object", "properties": {DESIGNER_OUTPUT: {"type": "array", "items": row}}}}}
-    error = {"application/json": {"schema": ERROR}}
-    return {
-        200: {"description": "One row per image, in the request's order: an array for an array request, "
-                             "the designer's Results object for everything else.",
-              "content": {"application/json": {"schema": {"oneOf": [designer, {"type": "array", "items": row}]}}}},
-        400: {"description": "Malformed body, invalid base64, bytes that are not an image, no image.",
-              "content": error},
-        401: {"description": "The service has a key and the request does not carry it.", "content": error},
-        413: {"description": "Body, image count or pixels of an image over the limit.", "content": error},
-        503: {"description": "The queue is full; retry after the Retry-After header's seconds.", "content": error},
-        504: {"description": "The request took longer than the per-request timeout.", "content": error},
-    }
+def score_request_body(components: dict) -> dict:
+    """The ``requestBody`` of ``/score``; the models it refers to are added to ``components``."""
+    content = {}
+    for media, body in REQUEST_BODIES.items():
+        schema = TypeAdapter(body).json_schema(ref_template=_REF)
+        components.update(schema.pop("$defs", {}))
+        content[media] = {"schema": schema}
+    return {"required": True, "content": content}
+
+
+def _drop_validation_422(document: dict) -> None:
+    for path in document["paths"].values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in _FASTAPI_VALIDATION:
+        document.get("components", {}).get("schemas", {}).pop(name, None)

@@ -1,8 +1,11 @@
-"""Decoding any supported image to RGB by one documented table.
+"""The one image decoder: any supported file to RGB pixels by one documented table.
 
-Convert to Image Directory, the loaders of Train PyTorch Model and Score Image Model, and the web
-service all decode through :func:`open_rgb` / :func:`to_rgb`, so an image is seen the same way at
-training and at scoring time.
+Convert to Image Directory, the loaders of Train PyTorch Model (the in-memory cache included),
+Score Image Model and the web service all decode through :func:`open_rgb` (conversion uses its two
+stages, :func:`open_image` and :func:`to_rgb`, to look at the file in between), so an image is seen
+the same way at training and at scoring time. Pillow decodes every format; there is no second
+decoder whose rounding (JPEG's IDCT, 16-bit scaling) could disagree. :func:`check_pixels` is the
+one pixel limit, applied to the header before any pixel is decoded.
 
 | source mode                      | conversion                                                 |
 |----------------------------------|------------------------------------------------------------|
@@ -21,11 +24,16 @@ EXIF orientation is applied first, so a photo taken sideways is seen upright. Th
 of a 16/32-bit gray image is the file's BitsPerSample (TIFF), else 16 for the 16-bit modes and
 for 32-bit integer images whose values fit in 16 bits (PNG and PGM with a max value above 255 are
 opened by Pillow already scaled to 16 bits), else 32.
+
+A *plain* file (:func:`is_plain`: an upright 8-bit RGB or gray PNG/JPEG, which is what Convert to
+Image Directory stores) needs nothing from the table but gray → RGB; ``open_rgb(..., plain=True)``
+skips the EXIF look-up for such files and gives the same pixels.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from pathlib import Path
 
@@ -107,25 +115,42 @@ def is_plain(image: Image.Image, data_head: bytes = b"") -> bool:
 
 
 def check_pixels(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
+    """ImageExceedsLimit (0127) when ``size`` holds more than ``max_pixels`` (None: no limit).
+    ``name`` starts the message, e.g. "Image cats/1.png" or the service's "File 1 (cat.jpg)"."""
     width, height = size
     if max_pixels is not None and width * height > max_pixels:
         raise errors.ImageExceedsLimitError(
-            f"Image {name} is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels.",
-            hint="Downscale the image, or raise the maximum pixels per image if it is trusted.",
-        )
+            f"{name} is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} pixels.",
+            hint="Downscale the image, or raise the maximum pixels per image if it is trusted.")
 
 
-def open_image(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+# warnings.catch_warnings swaps the process's filter list and puts it back on exit; two threads
+# doing that at once can leave one's filter installed for good. Decoding runs in thread pools
+# (conversion, the training cache), so the short header parse that needs the filter is serialized.
+# It holds the GIL anyway; the pixel decoding after it, which releases the GIL, stays parallel.
+_OPEN_LOCK = threading.Lock()
+
+
+def _default_name(source: str | Path | bytes) -> str:
+    return "The image bytes" if isinstance(source, (bytes, bytearray)) else f"Image {source}"
+
+
+def open_image(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               name: str | None = None) -> Image.Image:
     """Open and fully decode a path or bytes; raise ImageExceedsLimit (0127) for a huge image
-    before its pixels are decoded. Decoding problems raise OSError/ValueError (Pillow's)."""
-    name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    before its pixels are decoded (Pillow's own hard limit refuses a bomb even without
+    ``max_pixels``). Decoding problems raise OSError/ValueError (Pillow's).
+    ``name``: how messages name the image (default: "Image <path>")."""
+    name = name or _default_name(source)
     fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     try:
-        with warnings.catch_warnings():
+        with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
             image = Image.open(fh)
     except Image.DecompressionBombError as exc:
-        raise errors.ImageExceedsLimitError(f"Image {name} is over Pillow's hard limit: {exc}") from exc
+        raise errors.ImageExceedsLimitError(
+            f"{name} claims more pixels than Pillow ever decodes: {exc}",
+            hint="Downscale the image.") from exc
     try:
         check_pixels(image.size, max_pixels, name)
         image.load()
@@ -135,8 +160,25 @@ def open_image(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_
     return image
 
 
-def open_rgb(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
-    """Open a path or bytes, decode fully, return (RGB image, original mode)."""
-    image = open_image(source, max_pixels)
+def _plain_to_rgb(image: Image.Image) -> Image.Image:
+    """:func:`to_rgb` for a file known to be plain: no EXIF look-up. A file that is not what
+    ``plain`` promised (another mode) still goes through the whole table."""
+    if image.mode == "RGB":
+        return image
+    if image.mode == "L":
+        return image.convert("RGB")
+    return to_rgb(image)
+
+
+def open_rgb(source: str | Path | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS, *,
+             plain: bool = False, name: str | None = None) -> tuple[Image.Image, str]:
+    """Open a path or bytes, check its pixels, decode fully; return (RGB image, original mode).
+
+    ``max_pixels``: the pixel limit (None: only Pillow's hard limit, for files already checked
+    when they entered an ImageDirectory). ``plain``: the file is known to be plain (every file
+    of an ImageDirectory marked ``plain``; see the module docstring). ``name``: how messages name
+    the image.
+    """
+    image = open_image(source, max_pixels, name)
     with image:  # leaving closes only the file (multi-frame formats keep it open); pixels stay
-        return to_rgb(image), image.mode
+        return (_plain_to_rgb(image) if plain else to_rgb(image)), image.mode

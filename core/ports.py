@@ -109,6 +109,17 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         tmp.rename(final)
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """Put ``source``'s bytes at ``target``, making its folder if needed: a hard link when both
+    are on one disk (the same bytes without a copy), else a copy."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def directory_hash(folder: Path) -> str:
     """A content hash of every file under ``folder`` (names and bytes), order-independent."""
     folder = Path(folder)

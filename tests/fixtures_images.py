@@ -392,3 +392,49 @@ def _webp_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (6, 6), (10, 100, 200)).save(buffer, "WEBP")
     return buffer.getvalue()
+
+
+# -- files every decoding path must read alike: textured, so a rotation, a wrong scale or a lost --
+# -- transparency changes pixels; name → maker(folder) -> path -------------------------------------
+def _texture(height: int, width: int, channels: int, seed: int, top: int = 256, dtype=np.uint8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, top, (height, width, channels) if channels > 1 else (height, width)).astype(dtype)
+
+
+def _tricky_exif_rotated(folder: Path) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # seen rotated 90° clockwise: 24 wide × 16 high stored, 16 × 24 seen
+    return save(folder / "rotated.jpg", Image.fromarray(_texture(16, 24, 3, 1)), exif=exif, quality=90)
+
+
+def _tricky_gray16(folder: Path) -> Path:
+    return save(folder / "gray16.png", Image.fromarray(_texture(12, 20, 1, 2, 65536, np.uint16)))
+
+
+def _tricky_cmyk(folder: Path) -> Path:
+    return save(folder / "cmyk.jpg", Image.fromarray(_texture(16, 16, 4, 3), "CMYK"), quality=90)
+
+
+def _tricky_palette_transparent(folder: Path) -> Path:
+    image = Image.fromarray(_texture(10, 14, 1, 4, 16), "L").convert("P")
+    image.putpalette(_texture(16, 3, 1, 5).ravel().tolist())
+    return save(folder / "palette_transparent.png", image, transparency=3)  # index 3 is see-through
+
+
+def _plain_jpeg(folder: Path) -> Path:
+    return save(folder / "photo.jpg", Image.fromarray(_texture(18, 22, 3, 6)), quality=90)
+
+
+def _plain_gray_png(folder: Path) -> Path:
+    return save(folder / "gray.png", Image.fromarray(_texture(9, 11, 1, 7)))
+
+
+# Files that Convert to Image Directory converts (stored as PNG), then files it keeps byte for
+# byte (plain: loaders take the short way).
+TRICKY_FILES = {
+    "exif_rotated_jpeg": _tricky_exif_rotated,
+    "gray16_png": _tricky_gray16,
+    "cmyk_jpeg": _tricky_cmyk,
+    "palette_png_with_transparency": _tricky_palette_transparent,
+}
+PLAIN_FILES = {"plain_jpeg": _plain_jpeg, "plain_gray_png": _plain_gray_png}

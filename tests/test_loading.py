@@ -113,6 +113,17 @@ def test_loader_options(converted):
     assert not loader.persistent_workers
 
 
+
+def test_a_batch_sampler_replaces_the_batching(converted):
+    """Training's loaders come from make_loader too: a batch sampler and a collate function."""
+    dataset = ImageDataset(converted)
+    batches = [[3, 1], [0, 2, 4]]
+    loader = make_loader(dataset, 2, num_workers=0, batch_sampler=batches,
+                         collate_fn=lambda items: [index for _image, _target, index in items])
+    assert list(loader) == batches
+    with pytest.raises(ValueError, match="batch_sampler replaces"):
+        make_loader(dataset, 2, shuffle=True, batch_sampler=batches)
+
 def test_default_worker_count(monkeypatch):
     monkeypatch.setattr(loading, "usable_cores", lambda: 2)
     assert default_num_workers(1000, 32) == 1

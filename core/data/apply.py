@@ -14,8 +14,6 @@ a small file and resizing it is faster than decoding the large result.
 
 from __future__ import annotations
 
-import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +21,10 @@ import torch
 from PIL import Image
 
 from visionblocks import errors
+from visionblocks.device import usable_cores
 from visionblocks.imagedir import ImageDirectory, ImageEntry
-from visionblocks.data.loading import read_image, usable_cores
+from visionblocks.images import open_rgb
+from visionblocks.ports import link_or_copy
 from visionblocks.progress import Progress
 from visionblocks.data.transforms import MODES, Transform, leading_deterministic, normalize_ops
 
@@ -50,17 +50,11 @@ def pixel_ratio(entries: list[ImageEntry], steps: list) -> float | None:
     return after / before if before else None
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)  # the same bytes without a copy, when on one disk
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 def _materialize(source: ImageDirectory, entry: ImageEntry, prefix: Transform, out: Path) -> ImageEntry:
     path = source.path_of(entry)
     try:
-        image = read_image(path, source.plain)
+        # No pixel limit: the images were checked when they entered (Convert to Image Directory).
+        image = open_rgb(path, None, plain=source.plain)[0]
     except (OSError, ValueError) as exc:
         raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
     tensor = prefix(image)  # uint8: the prefix holds no ToTensor
@@ -103,9 +97,7 @@ def apply_transformation(source: ImageDirectory, ops: list, mode: str, out: str 
     else:
         entries = []
         for entry in source.entries:
-            target = out / entry.file_name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(source.path_of(entry), target)
+            link_or_copy(source.path_of(entry), out / entry.file_name)
             entries.append(entry)
         count = 0
     result = ImageDirectory.write(out, entries, source.classes, ops, mode, materialized=count,

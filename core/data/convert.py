@@ -34,7 +34,7 @@ from visionblocks.data import archives
 from visionblocks import errors, ports
 from visionblocks.imagedir import ImageDirectory, ImageEntry
 from visionblocks.images import DEFAULT_MAX_PIXELS, has_image_extension, is_plain, open_image, to_rgb
-from visionblocks.data.loading import usable_cores
+from visionblocks.device import usable_cores
 from visionblocks.progress import Progress
 
 QUARANTINE = "_quarantine.json"
@@ -180,15 +180,13 @@ def _decode_all(candidates: list[Candidate], staging: Path, max_pixels, progress
                 done: dict[Path, Decoded]) -> list[Decoded]:
     todo = [c for c in candidates if c.path not in done]
     workers = min(8, usable_cores())
-    step = max(1000, len(todo) // 10)
     pool = ThreadPoolExecutor(max_workers=workers)  # Pillow releases the GIL while decoding
     try:
         offset = len(done)
-        for count, decoded in enumerate(pool.map(lambda ic: _decode(ic[1], staging, offset + ic[0], max_pixels),
-                                                 enumerate(todo)), 1):
-            done[decoded.candidate.path] = decoded
-            if count % step == 0:
-                progress.log(f"decoded {count}/{len(todo)} files")
+        with progress.bar(len(todo), "decoding", unit="file") as bar:
+            for decoded in pool.map(lambda ic: _decode(ic[1], staging, offset + ic[0], max_pixels), enumerate(todo)):
+                done[decoded.candidate.path] = decoded
+                bar.advance()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [done[c.path] for c in candidates]

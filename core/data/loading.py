@@ -1,19 +1,17 @@
 """Loading an ImageDirectory as tensors: the Dataset and DataLoader that training and scoring use.
 
-:class:`ImageDataset` decodes each image with the shared RGB conversion
+:class:`ImageDataset` decodes each image with the one decoder
 (:func:`visionblocks.images.open_rgb`) and applies the directory's stored transformation at every
 ``__getitem__`` call, so random augmentation is drawn afresh every epoch. Steps that Apply Image
 Transformation already materialized into the stored files are skipped
-(``ImageDirectory.materialized``).
+(``ImageDirectory.materialized``). A ``plain`` directory (as Convert to Image Directory writes
+them) is decoded with ``plain=True``: the same pixels without the conversion table's look-ups.
 
-When the directory is ``plain`` (every file an 8-bit RGB/gray PNG or JPEG without EXIF rotation,
-as Convert to Image Directory writes them), the conversion table has nothing to do, so files are
-decoded the short way (open, decode, tensor), which gives the same pixels.
+:func:`make_loader` builds every DataLoader of training and scoring.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -21,16 +19,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from visionblocks import errors
+from visionblocks.device import usable_cores
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.images import open_rgb
 from visionblocks.data.transforms import INFERENCE, MODES, Transform, build_transform, with_to_tensor
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 class ImageDataset(Dataset):
@@ -65,27 +57,22 @@ class ImageDataset(Dataset):
         return len(self._paths)
 
     def __getitem__(self, index: int):
+        return self.transform(self.decode(index)), self.targets[index], index
+
+    def decode(self, index: int) -> Image.Image:
+        """Image ``index`` as an RGB PIL image, before the transformation (the transform turns it
+        into a tensor when an op wants one, so an augmentation on PIL images costs no conversion)."""
         path = self._paths[index]
         try:
-            image = read_image(path, self._plain)
-        except (OSError, ValueError, RuntimeError) as exc:
+            # No pixel limit: the images were checked when they entered (Convert to Image
+            # Directory, with the user's limit); Pillow's hard limit still refuses a bomb.
+            return open_rgb(path, None, plain=self._plain)[0]
+        except (OSError, ValueError) as exc:
             raise errors.CouldNotOpenFileError(f"Cannot read image {path}: {exc}") from exc
-        return self.transform(image), self.targets[index], index
 
     def __repr__(self) -> str:
         return (f"ImageDataset({self.directory.root}, {len(self)} images, "
                 f"classes={len(self.classes) if self.classes else 0}, mode={self.mode!r})")
-
-
-def read_image(path: str | Path, plain: bool = False) -> Image.Image:
-    """An image file as an RGB PIL image, by the shared conversion table; ``plain`` files (see
-    the module docstring) take the short way. The transform converts it to a tensor when an op
-    wants one, so an augmentation that runs on PIL images costs no conversion."""
-    if not plain:
-        return open_rgb(path)[0]
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB") if image.mode != "RGB" else image
 
 
 def default_num_workers(dataset_size: int, batch_size: int) -> int:
@@ -98,21 +85,33 @@ def default_num_workers(dataset_size: int, batch_size: int) -> int:
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int | None = None,
-                pin_memory: bool = False, sampler=None, drop_last: bool = False) -> DataLoader:
+                pin_memory: bool = False, sampler=None, drop_last: bool = False, batch_sampler=None,
+                collate_fn=None) -> DataLoader:
     """A DataLoader with sensible defaults: seeded shuffling (the same seed gives the same order
-    and the same worker random streams), persistent workers, and a worker count for this machine."""
+    and the same worker random streams), persistent workers, and a worker count for this machine.
+
+    ``sampler`` replaces ``shuffle``. ``batch_sampler`` (yielding the batches themselves, as
+    training's epoch sampler does) replaces the batching by ``batch_size``, ``shuffle``,
+    ``sampler`` and ``drop_last``, as in DataLoader; ``batch_size`` then only sizes the default
+    worker count. ``collate_fn``: DataLoader's, default collation when None.
+    """
     if num_workers is None:
         num_workers = default_num_workers(len(dataset), batch_size)
+    if batch_sampler is not None:
+        if shuffle or sampler is not None or drop_last:
+            raise ValueError("batch_sampler replaces shuffle, sampler and drop_last; pass only one way of batching.")
+        batching = {"batch_sampler": batch_sampler}
+    else:
+        batching = {"batch_size": batch_size, "shuffle": shuffle if sampler is None else False,
+                    "sampler": sampler, "drop_last": drop_last}
     generator = torch.Generator()
     generator.manual_seed(int(seed))
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
-        sampler=sampler,
+        **batching,
         num_workers=num_workers,
+        collate_fn=collate_fn,
         pin_memory=pin_memory,
-        drop_last=drop_last,
         generator=generator,
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,

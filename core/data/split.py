@@ -9,14 +9,13 @@ fraction as whole numbers allow. The same seed gives the same split.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from visionblocks import errors
 from visionblocks.imagedir import ImageDirectory, ImageEntry
+from visionblocks.ports import link_or_copy
 
 
 def first_count(total: int, fraction: float) -> int:
@@ -44,17 +43,9 @@ def choose_first(targets: list[int] | None, total: int, fraction: float, seed: i
     return np.sort(chosen.astype(int))
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)  # the same bytes without a copy, when on one disk
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 def _write_part(source: ImageDirectory, entries: list[ImageEntry], out: Path) -> ImageDirectory:
     for entry in entries:
-        _link_or_copy(source.path_of(entry), out / entry.file_name)
+        link_or_copy(source.path_of(entry), out / entry.file_name)
     return ImageDirectory.write(out, entries, source.classes, source.transform, source.transform_mode,
                                 materialized=source.materialized, plain=source.plain)
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from visionblocks import errors
 from visionblocks.learn.image_cache import DecodedImages, fits_in_memory
 from visionblocks.imagedir import ImageDirectory
-from visionblocks.data.loading import ImageDataset, default_num_workers
+from visionblocks.data.loading import ImageDataset, default_num_workers, make_loader
 from visionblocks.learn.precision import pin_memory
 
 
@@ -144,17 +144,15 @@ def make_train_loader(dataset, batch_size: int, seed: int, device: torch.device,
     batches = EpochBatches(len(dataset), batch_size, seed, True, rank, world_size)
     workers = num_workers if num_workers is not None else loader_workers(dataset, batch_size, world_size, device)
     # Persistent workers are safe: the epoch travels with each key, not in worker state.
-    return DataLoader(SeededItems(dataset, seed), batch_sampler=batches, num_workers=workers,
-                      collate_fn=collate_images, pin_memory=pin_memory(device),
-                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+    return make_loader(SeededItems(dataset, seed), batch_size, seed=seed, num_workers=workers,
+                       pin_memory=pin_memory(device), batch_sampler=batches, collate_fn=collate_images)
 
 
 def make_eval_loader(dataset, batch_size: int, device: torch.device, rank: int = 0, world_size: int = 1,
                      num_workers: int | None = None) -> DataLoader:
     workers = num_workers if num_workers is not None else loader_workers(dataset, batch_size, world_size, device)
-    return DataLoader(dataset, batch_size=batch_size, sampler=Shard(len(dataset), rank, world_size),
-                      num_workers=workers, collate_fn=collate_images, pin_memory=pin_memory(device),
-                      persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+    return make_loader(dataset, batch_size, num_workers=workers, pin_memory=pin_memory(device),
+                       sampler=Shard(len(dataset), rank, world_size), collate_fn=collate_images)
 
 
 def loader_workers(dataset, batch_size: int, world_size: int, device: torch.device) -> int:

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from visionblocks import errors
+from visionblocks.device import tune_threads
 
 COMMAND_MODULES = (
     "visionblocks.commands",
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line owns its process, so it, not the library, sets the process-wide thread count.
+    tune_threads()
     try:
         result = args.func(args)
         return int(result or 0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -21,14 +23,43 @@ from visionblocks.registry import Registry
 PROJECT = "visionblocks"
 DISABLE_ENV = "VISIONBLOCKS_DISABLE_PLUGIN_AUTOLOAD"
 
-_extra_plugins: list[tuple[object, str]] = []
-_distributions: dict[str, importlib.metadata.Distribution] = {}  # plugin name -> installed package
+
+class _Host:
+    """All the plugin state of this process, in one place.
+
+    ``extra``: the plugins registered by hand (:func:`register_plugin`), which survive a reset.
+    ``loaded``: what was built from them and the entry points (plugin manager, plugin name ->
+    installed package, module registry), built on first use and dropped as a whole by
+    :func:`reset`, so nothing of an earlier load is left behind.
+    """
+
+    def __init__(self) -> None:
+        self.extra: list[tuple[object, str]] = []
+        self.loaded: _Loaded | None = None
+        self.lock = threading.RLock()  # the service may ask for the registry from several threads
 
 
-@functools.lru_cache(maxsize=1)
-def get_plugin_manager() -> pluggy.PluginManager:
+@dataclass
+class _Loaded:
+    manager: pluggy.PluginManager
+    distributions: dict[str, importlib.metadata.Distribution]  # plugin name -> installed package
+    registry: Registry | None = None  # built on first use: a duplicate module id fails there
+
+
+_host = _Host()
+
+
+def _load() -> _Loaded:
+    with _host.lock:
+        if _host.loaded is None:
+            _host.loaded = _load_plugins(_host.extra)
+        return _host.loaded
+
+
+def _load_plugins(extra: list[tuple[object, str]]) -> _Loaded:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
+    distributions: dict[str, importlib.metadata.Distribution] = {}
     autoload = os.environ.get(DISABLE_ENV, "").lower() not in ("1", "true", "yes")
     for ep in importlib.metadata.entry_points(group=PROJECT):
         dist = ep.dist.name if ep.dist else ""
@@ -39,34 +70,47 @@ def get_plugin_manager() -> pluggy.PluginManager:
         plugin = ep.load()
         pm.register(plugin, name=ep.name)
         if ep.dist is not None:
-            _distributions[ep.name] = ep.dist
-    for plugin, name in _extra_plugins:
+            distributions[ep.name] = ep.dist
+    for plugin, name in extra:
         pm.register(plugin, name=name)
     pm.check_pending()  # a misspelled hook name fails loudly instead of being ignored
-    return pm
+    return _Loaded(pm, distributions)
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    return _load().manager
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:
     """Register a plugin object in this process (tests, notebooks, the docs' plugin example)."""
     name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-    _extra_plugins.append((plugin, name))
-    reset()
+    with _host.lock:
+        _host.extra.append((plugin, name))
+        reset()
 
 
 def unregister_plugin(name: str) -> None:
-    _extra_plugins[:] = [(p, n) for p, n in _extra_plugins if n != name]
-    reset()
+    with _host.lock:
+        _host.extra[:] = [(p, n) for p, n in _host.extra if n != name]
+        reset()
 
 
 def reset() -> None:
-    """Forget the loaded plugins and registry; the next call rebuilds them."""
-    get_plugin_manager.cache_clear()
-    get_registry.cache_clear()
+    """Forget the loaded plugins, their packages and the registry; the next call rebuilds them
+    (plugins registered by hand stay registered)."""
+    with _host.lock:
+        _host.loaded = None
 
 
-@functools.lru_cache(maxsize=1)
 def get_registry() -> Registry:
-    pm = get_plugin_manager()
+    with _host.lock:
+        loaded = _load()
+        if loaded.registry is None:
+            loaded.registry = _build_registry(loaded.manager)
+        return loaded.registry
+
+
+def _build_registry(pm: pluggy.PluginManager) -> Registry:
     registry = Registry()
     # Call each implementation on its own so the registry knows which plugin registered what
     # (needed for the duplicate-id error and for `visionblocks plugins`).
@@ -85,11 +129,12 @@ def translation_dirs() -> list[Path]:
 
 def list_plugins() -> list[dict]:
     """Name, version, hooks and modules of every loaded plugin (``visionblocks plugins``)."""
-    pm = get_plugin_manager()
     registry = get_registry()
+    loaded = _load()
+    pm = loaded.manager
     result = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
-        dist = _distributions.get(name)
+        dist = loaded.distributions.get(name)
         result.append(
             {
                 "name": name,

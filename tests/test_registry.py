@@ -85,3 +85,25 @@ def test_disable_autoload_keeps_only_builtins(toy_plugin, monkeypatch):
     monkeypatch.delenv(plugin_host.DISABLE_ENV)
     plugin_host.reset()
     assert "toy-source" in visionblocks.modules()
+
+
+def test_reset_forgets_everything_loaded(toy_plugin, monkeypatch):
+    """After a reset nothing of the earlier load is left: a hand-registered plugin that takes the
+    name of a third-party plugin no longer loaded is not reported as that plugin's package."""
+    toy = next(p for p in visionblocks.list_plugins() if p["name"] == "toy")
+    assert toy["package"] == "toy-plugin"
+    monkeypatch.setenv(plugin_host.DISABLE_ENV, "1")
+
+    class Stand:
+        @visionblocks.hookimpl
+        def visionblocks_register_modules(self, register):
+            register(_spec("stand-in"))
+
+    visionblocks.register_plugin(Stand(), name="toy")  # resets
+    try:
+        stand = next(p for p in visionblocks.list_plugins() if p["name"] == "toy")
+        assert stand["package"] is None and stand["version"] is None
+        assert stand["modules"] == ["stand-in"]
+        assert "toy-source" not in visionblocks.modules()
+    finally:
+        visionblocks.unregister_plugin("toy")

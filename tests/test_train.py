@@ -45,17 +45,12 @@ def image_directory(raw: Path, out: Path, per_class: int, skip: int = 0, classes
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Train with one thread (restored afterwards): on a machine busy with other tests, two OpenMP
-    threads waiting for each other make these tiny runs many times slower. tune_device leaves the
-    thread count alone when OMP_NUM_THREADS is set."""
-    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
+    threads waiting for each other make these tiny runs many times slower. Training itself leaves
+    the thread count alone (only entry points set it: test_training_leaves_the_thread_count_alone)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-    if env is None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    else:
-        os.environ["OMP_NUM_THREADS"] = env
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +98,35 @@ def test_same_weights_with_or_without_workers_and_decoded_cache(data, tmp_path):
         train(cfg, untrained, data["training_dataset"], None, tmp_path / name)
         states.append(torch.load(tmp_path / name / "_model.pth", weights_only=True))
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_training_reports_batches_and_epochs_without_process_wide_settings(data, tmp_path, monkeypatch):
+    """Plain output (not a terminal): a line every print frequency batches and one per epoch,
+    nothing else per batch. Training sets neither the thread count (only entry points do, with
+    device.tune_threads) nor matplotlib's backend, and draws the curve without pyplot."""
+    import io
+
+    import matplotlib
+
+    from visionblocks.progress import Progress
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the case where threads used to be set
+    backend = dict.__getitem__(matplotlib.rcParams, "backend")  # as set, without resolving it
+    pyplot_loaded = "matplotlib.pyplot" in sys.modules
+    stream = io.StringIO()
+    cfg = TrainConfig(epochs=1, batch_size=8, learning_rate=0.05, print_frequency=2, precision="fp32")
+    train(cfg, models.load_untrained(data["untrained_model"]), data["training_dataset"], data["validation_dataset"],
+          tmp_path / "out", progress=Progress("train", stream, quiet=False))
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert [line.split(":")[0] for line in lines if "batch" in line] == [  # 40 images: 5 batches
+        "[train] epoch 1/1 batch 2/5", "[train] epoch 1/1 batch 4/5"]
+    assert sum(line.startswith("[train] epoch 1/1: loss") and "validation loss" in line for line in lines) == 1
+    assert len(lines) <= 6
+    assert torch.get_num_threads() == 1  # the module's fixture set 1
+    assert dict.__getitem__(matplotlib.rcParams, "backend") == backend
+    assert ("matplotlib.pyplot" in sys.modules) == pyplot_loaded
+    assert (tmp_path / "out" / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bf16_training_in_channels_last_learns(data, tmp_path):
@@ -271,3 +295,20 @@ def test_torchrun_trains_with_two_processes_and_only_rank_0_writes(data, tmp_pat
     rows = list(csv.DictReader(open(out / "trained_model" / "metrics.csv")))
     assert float(rows[0]["learning_rate"]) == pytest.approx(0.1)  # 0.05 x world size 2
     assert models.load_trained(out / "trained_model").classes == [str(d) for d in range(10)]
+
+
+def test_cuda_speedups_are_scoped_to_the_block():
+    # cuDNN autotuning and TF32 are process-wide switches: on only inside the block, then restored.
+    import torch
+
+    from visionblocks.learn.precision import cuda_speedups
+
+    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    assert before == (False, False, before[2])
+    with cuda_speedups("cuda"):  # only the device type matters; no GPU is needed to set the switches
+        assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32) == before
+    with cuda_speedups("cpu"):
+        assert not torch.backends.cudnn.benchmark

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 from dataclasses import dataclass
 
 from visionblocks import errors
@@ -95,9 +94,8 @@ def resolve_precision(requested: str | None, device) -> Precision:
 
 
 # Below this many pixels per image, training on a CPU runs faster in fp32 than in bf16, even with
-# native bf16: measured on a 2-core Xeon with AMX, resnet18 steps at batch 32 (each side in its best
-# layout): 32x32 fp32 501 vs bf16 431 images/s (and the tiny-output GEMM gradient of conv_kernels
-# only helps fp32), 48x48 264 vs 295, 64x64 197 vs 274, 224x224 22 vs 65.
+# native bf16 (the tiny-output GEMM gradient of conv_kernels only helps fp32). The measurements
+# behind the threshold are in DESIGN.md ("Training on a CPU").
 CPU_BF16_TRAINING_MIN_PIXELS = 64 * 64
 # From this many pixels per image, fp32 training on a CPU is faster in channels_last (see memory_format).
 CPU_FP32_CHANNELS_LAST_MIN_PIXELS = 128 * 128
@@ -137,12 +135,12 @@ def memory_format(device, precision: Precision | None = None, pixels: int | None
     """The memory layout a model trains in: channels_last (NHWC) or the default NCHW.
 
     - CUDA: channels_last (tensor cores want NHWC).
-    - CPU under bf16: channels_last. oneDNN's AMX kernels run NHWC natively; measured on a 2-core
-      Xeon with AMX, resnet18 training steps, batch 32: +8 % at 32x32, +11 % at 64x64, +20 % at
-      128x128, +31 % at 224x224 over bf16 NCHW.
-    - CPU in fp32: channels_last only for images of at least 128x128 ``pixels`` (+7 % at 128,
-      +18 % at 224); smaller images trained 10 % slower with it (453 vs 501 images/s at 32x32;
-      164 vs 192 on an AVX2 EPYC), so they stay NCHW.
+    - CPU under bf16: channels_last. oneDNN's AMX kernels run NHWC natively, and it measured
+      faster than NCHW at every image size.
+    - CPU in fp32: channels_last only from :data:`CPU_FP32_CHANNELS_LAST_MIN_PIXELS` pixels per
+      image; smaller images trained slower with it, so they stay NCHW.
+
+    The measurements are in DESIGN.md ("Training on a CPU").
     """
     import torch
 
@@ -157,23 +155,28 @@ def memory_format(device, precision: Precision | None = None, pixels: int | None
     return torch.contiguous_format
 
 
-def tune_device(device, processes_per_host: int = 1) -> None:
-    """Process-wide speed settings for ``device`` (idempotent).
+@contextlib.contextmanager
+def cuda_speedups(device):
+    """cuDNN autotuning and TF32 matrix products while the block runs on a CUDA ``device``.
 
-    ``processes_per_host``: how many processes share this machine's cores (torchrun's
-    ``LOCAL_WORLD_SIZE``); each gets its share of threads instead of all of them fighting.
+    These are process-wide switches in torch, so they are set for the block only and restored
+    after it: the caller's own fp32 work keeps the precision it asked for. A no-op elsewhere.
     """
     import torch
 
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        # One intra-op thread per core the process may use (not per core of the host).
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores // max(1, processes_per_host)))
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    # Input sizes are fixed within a run, so cuDNN's autotuning pays off.
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32) = saved
 
 
 def pin_memory(device) -> bool:

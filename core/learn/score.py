@@ -52,7 +52,6 @@ class Scorer:
     def __init__(self, model_dir: str | Path, device=None, precision: str = "auto",
                  batch_size: int = DEFAULT_BATCH_SIZE):
         self.device = torch.device(device) if isinstance(device, torch.device) else resolve_device(device)
-        prec.tune_device(self.device)
         trained = models.load_trained(model_dir, self.device)
         self.model_dir = Path(model_dir)
         self.classes: list[str] = list(trained.classes)
@@ -73,7 +72,7 @@ class Scorer:
             raise ValueError(f"expected an N×C×H×W batch, got a tensor of shape {tuple(batch.shape)}")
         out = np.empty((batch.shape[0], len(self.classes)), dtype=np.float64)
         step = self.slice_size(batch.shape[-2] * batch.shape[-1])
-        with torch.inference_mode():
+        with torch.inference_mode(), prec.cuda_speedups(self.device):
             for start in range(0, batch.shape[0], step):
                 part = prec.to_device(batch[start:start + step], self.device, torch.channels_last)
                 with prec.autocast(self.device, self.precision):
@@ -200,9 +199,8 @@ def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out:
     schema = pa.schema(fields)
     classes = np.array(scorer.classes, dtype=object)
     start = time.perf_counter()
-    done, report_every = 0, max(1, len(dataset) // 10)
-    next_report = report_every
-    with pq.ParquetWriter(out / DATA_FILE, schema) as writer:
+    done = 0
+    with pq.ParquetWriter(out / DATA_FILE, schema) as writer, progress.bar(len(dataset), "scoring") as bar:
         for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers):
             entries = [directory.entries[i] for i in indices]
             data = [pa.array([e.id for e in entries], pa.int64())]
@@ -212,9 +210,7 @@ def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out:
             data.extend(pa.array(probs[:, k], pa.float64()) for k in range(probs.shape[1]))
             writer.write_table(pa.Table.from_arrays(data, schema=schema))
             done += len(indices)
-            if done >= next_report or done == len(dataset):
-                progress.log(f"scored {done}/{len(dataset)} images ({progress.rate(done, start):.1f} images/s)")
-                next_report = done + report_every
+            bar.advance(len(indices))
     seconds = time.perf_counter() - start
     score_map = {"Multi Class Assigned Labels": SCORED_LABELS,
                  **{probability_column(c): probability_column(c) for c in scorer.classes}}

@@ -1,7 +1,7 @@
 """The training engine behind Train PyTorch Model.
 
 Shaped like torchvision's reference training scripts: one config object and small top-level
-functions (``train_one_epoch``, ``evaluate``, ``save_checkpoint`` ...) that :func:`train` strings
+functions (``train_one_epoch``, ``validate``, ``save_checkpoint`` ...) that :func:`train` strings
 together.
 
 Reproducibility and resuming. Every epoch is a pure function of (weights, optimizer and
@@ -184,26 +184,33 @@ class Meter:
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
                     epoch: int, progress: Progress, dist: Dist, layout=None) -> dict:
-    """One pass over ``loader``; ``layout`` is the model's memory format (precision.memory_format)."""
+    """One pass over ``loader``; ``layout`` is the model's memory format (precision.memory_format).
+
+    A bar counts the batches; every ``cfg.print_frequency`` batches it shows the loss, accuracy,
+    learning rate and speed so far (a line of its own when the output is not a terminal). The
+    epoch's summary line is the caller's, so the bar prints no lines of its own.
+    """
     model.train()
     meter, start = Meter(device), time.perf_counter()
-    for step, (images, targets, _) in enumerate(loader, 1):
-        images = prec.to_device(images, device, layout)
-        targets = prec.to_device(targets, device)
-        with prec.autocast(device, precision):
-            logits = model(images)
-            loss = criterion(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        meter.add(loss, logits, targets)
-        if step % cfg.print_frequency == 0:
-            loss_sum, correct, count = meter.totals(dist)  # every rank takes part in the sum
-            rate = count / (time.perf_counter() - start)
-            progress.log(f"epoch {epoch + 1}/{cfg.epochs} batch {step}/{len(loader)}: loss {loss_sum / count:.4f} "
-                         f"accuracy {correct / count:.4f} lr {optimizer.param_groups[0]['lr']:.5g} {rate:.1f} images/s")
+    with progress.bar(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", lines=False) as bar:
+        for step, (images, targets, _) in enumerate(loader, 1):
+            images = prec.to_device(images, device, layout)
+            targets = prec.to_device(targets, device)
+            with prec.autocast(device, precision):
+                logits = model(images)
+                loss = criterion(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            meter.add(loss, logits, targets)
+            bar.advance()
+            if step % cfg.print_frequency == 0:
+                loss_sum, correct, count = meter.totals(dist)  # every rank takes part in the sum
+                rate = count / (time.perf_counter() - start)
+                bar.note(f"loss {loss_sum / count:.4f} accuracy {correct / count:.4f} "
+                         f"lr {optimizer.param_groups[0]['lr']:.5g} {rate:.1f} images/s")
     loss_sum, correct, count = meter.totals(dist)
     seconds = time.perf_counter() - start
     return {"train_loss": loss_sum / count, "train_accuracy": correct / count,
@@ -211,8 +218,8 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, devi
 
 
 @torch.inference_mode()
-def evaluate(model, loader, criterion, device, precision, dist: Dist, layout=None) -> dict:
-    """Loss and accuracy over this rank's shard, summed over ranks. Runs the plain module, not
+def validate(model, loader, criterion, device, precision, dist: Dist, layout=None) -> dict:
+    """Validation loss and accuracy over this rank's shard, summed over ranks. Runs the plain module, not
     the DistributedDataParallel wrapper: shards may differ by a batch, and the wrapper would wait
     for a forward pass the other ranks never make."""
     model = models.unwrap(model)
@@ -287,10 +294,11 @@ def write_metrics(folder: Path, history: list[dict]) -> None:
 
 
 def plot_curve(folder: Path, history: list[dict]) -> None:
-    """Loss and accuracy per epoch, training and validation, as a PNG."""
-    import matplotlib
+    """Loss and accuracy per epoch, training and validation, as a PNG.
 
-    matplotlib.use("Agg")
+    Drawn on a ``Figure`` of its own, not through pyplot: saving it to PNG uses the Agg canvas
+    without choosing the process's plotting backend or touching the caller's figures.
+    """
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
@@ -327,8 +335,9 @@ def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | No
     device = distributed_device(device, dist)
     progress = progress if (progress and dist.is_main) else Progress(quiet=True)
     try:
-        return _train(cfg, untrained, Path(train_dir), Path(val_dir) if val_dir else None, Path(out_dir),
-                      device, progress, dist)
+        with prec.cuda_speedups(device):
+            return _train(cfg, untrained, Path(train_dir), Path(val_dir) if val_dir else None, Path(out_dir),
+                          device, progress, dist)
     finally:
         if dist.initialized_here:
             import torch.distributed as tdist
@@ -337,7 +346,6 @@ def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | No
 
 
 def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) -> TrainResult:
-    prec.tune_device(device, processes_per_host=launch().local_world_size)
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
     input_size = _input_size(train_set)
@@ -386,7 +394,7 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
                **train_one_epoch(model, train_loader, criterion, optimizer, scheduler, scaler, device, precision,
                                  cfg, epoch, progress, dist, layout)}
         if val_loader is not None:
-            row.update(evaluate(model, val_loader, criterion, device, precision, dist, layout))
+            row.update(validate(model, val_loader, criterion, device, precision, dist, layout))
             _track_best(state, model, row)
         state.history.append(row)
         state.epoch += 1

@@ -148,29 +148,15 @@ SCORE = ModuleSpec(
 
 # -- Evaluate Model --------------------------------------------------------------------------------
 def run_evaluate(ctx) -> None:
-    from visionblocks.dataframe import write_dataframe
-    from visionblocks.evaluation.metrics import (check_comparable, confusion_frame, evaluate, read_scored,
-                                       results_table)
-    from visionblocks.evaluation.plots import write_plots
-    from visionblocks.evaluation.report import REPORT_FILE, write_report
+    from visionblocks.evaluation.report import REPORT_FILE
+    from visionblocks.evaluation.results import summary_line, write_evaluation_results
 
-    evaluations = [evaluate(read_scored(ctx.inputs["scored_dataset"], "Scored dataset"))]
-    if ctx.inputs.get("scored_dataset_to_compare") is not None:
-        evaluations.append(evaluate(read_scored(ctx.inputs["scored_dataset_to_compare"], "Scored dataset to compare")))
-        check_comparable(*evaluations)
     out = Path(ctx.outputs["evaluation_results"])
-    charts, tables = [], []
-    for evaluation, suffix in zip(evaluations, ("", "_compare")):
-        charts.append(write_plots(evaluation, out, suffix))
-        tables.append(f"confusion_matrix{suffix}.csv")
-        confusion_frame(evaluation).to_csv(out / tables[-1])
-    write_report(out, evaluations, charts)
-    metrics = list(dict.fromkeys(name for evaluation in evaluations for name in evaluation.metrics))
-    write_dataframe(out, results_table(evaluations), task=evaluations[0].task, metrics=metrics, report=REPORT_FILE,
-                    charts=[name for files in charts for name in files.values()], confusion_matrices=tables)
+    evaluations = write_evaluation_results(out, ctx.inputs["scored_dataset"],
+                                           ctx.inputs.get("scored_dataset_to_compare"))
     for evaluation in evaluations:
-        summary = ", ".join(f"{name} {value:.4f}" for name, value in evaluation.metrics.items())
-        ctx.progress.log(f"{evaluation.data.name} ({evaluation.task}, {len(evaluation.data.y_true)} images): {summary}")
+        ctx.progress.log(summary_line(evaluation))
+    # ``out`` is a temporary folder until the run succeeds; say where the report will stay.
     final = Path(ctx.run_dir) / "evaluation_results" if ctx.run_dir else out
     ctx.progress.log(f"report: {final / REPORT_FILE}")
 

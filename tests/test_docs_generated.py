@@ -93,3 +93,23 @@ def test_check_fails_on_a_stale_page(tmp_path, capsys):
     page.write_text(page.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
     assert cli.main(["docs", "generate", "--check", "--out", str(tmp_path)]) == 1
     assert f"stale: {page}" in capsys.readouterr().err
+
+
+def test_template_keeps_text_as_markdown_and_escapes_table_cells():
+    from visionblocks import ports
+    from visionblocks.spec import ModuleSpec, Param, Port
+
+    spec = ModuleSpec(
+        id="odd-one", name="Odd <One>", category="Odd", summary="Splits `a` & b.",
+        description="First.\n\n\nSecond  one.",
+        run=lambda ctx: None, steps=("Add\n it.",), notes=("A `note`.",),
+        inputs=(Port("table", ports.DATAFRAME_DIRECTORY, "Table", "Rows | columns\nof data", optional=True),),
+        params=(Param("mode", "enum", "Mode", "How <b>it</b> splits.", default="a", choices=("a", "b`c")),),
+        examples=("Intro text\n\n```python\n>>> 1 + 1\n2\n```\n",))
+    page = docs_gen.render_pages([spec], languages=("en",))["odd-one.md"]
+    assert page.startswith(f"# Odd <One>\n\n{docs_gen.MARKER}\n\nSplits `a` & b.\n\n")  # no HTML escaping
+    assert "\n\nFirst.\n\nSecond one.\n\n## How to configure\n\n1. Add it.\n\n## Inputs\n\n" in page
+    assert "| Table | `table` | `DataFrameDirectory` (optional) | Rows \\| columns of data |\n" in page
+    assert "| Mode | `mode` | `enum` | `a` | `a`, `` b`c `` | How <b>it</b> splits. |\n" in page
+    assert "Intro text\n\n```python\n>>> 1 + 1\n2\n```\n\n## Notes\n\n- A `note`.\n" in page
+    assert page.endswith("- A `note`.\n") and "## Outputs\n\nThis module has no outputs.\n\n" in page

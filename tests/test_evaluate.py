@@ -11,7 +11,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 import visionblocks as vb
 from visionblocks import errors
 from visionblocks.dataframe import read_dataframe, write_dataframe
-from visionblocks.evaluation.metrics import BINARY, MULTICLASS, evaluate, positive_class, scored_from_frame
+from visionblocks.evaluation.metrics import BINARY, MULTICLASS, compute_metrics, positive_class, scored_from_frame
 
 CLASSES = ["bird", "cat", "dog", "fox"]
 
@@ -44,7 +44,7 @@ def sklearn_log_loss(y, probs, classes):
 
 def test_multiclass_metrics_equal_scikit_learns():
     frame, probs = scored_frame(CLASSES)
-    result = evaluate(scored_from_frame(frame, "Scored dataset"))
+    result = compute_metrics(scored_from_frame(frame, "Scored dataset"))
     y, p = frame["label"], frame["Scored Labels"]
     expected = {
         "Overall_Accuracy": skm.accuracy_score(y, p),
@@ -74,7 +74,7 @@ def test_multiclass_metrics_equal_scikit_learns():
 
 def test_class_order_is_the_models_not_the_alphabets():
     frame, probs = scored_frame([10, 9, 2])  # integer labels, in a class-id order that is not sorted
-    result = evaluate(scored_from_frame(frame, "x"))
+    result = compute_metrics(scored_from_frame(frame, "x"))
     classes = ["10", "9", "2"]
     assert result.data.classes == classes
     y, p = frame["label"].astype(str), frame["Scored Labels"].astype(str)
@@ -94,7 +94,7 @@ def test_class_order_is_the_models_not_the_alphabets():
 ])
 def test_binary_metrics_equal_scikit_learns_with_the_designers_positive_class(classes, positive):
     frame, probs = scored_frame(classes, flip=0.4)
-    result = evaluate(scored_from_frame(frame, "Scored dataset"))
+    result = compute_metrics(scored_from_frame(frame, "Scored dataset"))
     assert result.task == BINARY
     assert result.data.positive == positive
     y = frame["label"].astype(str).to_numpy()
@@ -118,7 +118,7 @@ def test_a_single_positive_probability_column_is_binary():
     frame = pd.DataFrame({"Labels": ["no", "yes", "yes", "no", "yes"],
                           "Scored Labels": ["no", "yes", "no", "no", "yes"],
                           "Scored Probabilities": [0.1, 0.8, 0.4, 0.3, 0.9]})
-    result = evaluate(scored_from_frame(frame, "x"))
+    result = compute_metrics(scored_from_frame(frame, "x"))
     assert (result.task, result.data.positive) == (BINARY, "yes")
     assert result.metrics["AUC"] == pytest.approx(skm.roc_auc_score([0, 1, 1, 0, 1], [0.1, 0.8, 0.4, 0.3, 0.9]))
 
@@ -132,7 +132,7 @@ def test_positive_class_rule():
 def test_undefined_auc_is_nan_as_in_scikit_learn_and_explained():
     frame, probs = scored_frame(CLASSES)
     frame = frame[frame["label"] != "fox"]  # no fox image: its one-vs-rest AUC is not defined
-    result = evaluate(scored_from_frame(frame, "x"))
+    result = compute_metrics(scored_from_frame(frame, "x"))
     with pytest.warns(UndefinedMetricWarning):
         expected = skm.roc_auc_score(frame["label"], probs[frame.index], multi_class="ovr", labels=CLASSES)
     assert math.isnan(expected) and math.isnan(result.metrics["Macro_AUC"])
@@ -206,3 +206,35 @@ def test_report_command_prints_the_metrics_and_the_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "positive label dog" in printed and "AUC" in printed and "report.html" in printed
     assert main(["report", str(tmp_path / "scored")]) == 2  # no evaluation there: 0003, one line
+
+
+def test_report_escapes_class_names_and_paths_from_the_data(tmp_path):
+    hostile = ['<script>alert("x")</script>', "a&b"]
+    frame, _ = scored_frame(hostile, n=40, flip=0.5)
+    folder = _write(tmp_path, "scored", frame, label_column_name="label", image_directory="/no/such/<img src=x>",
+                    model="<b>model</b>")
+    out = vb.run_module("evaluate-model", inputs={"scored_dataset": folder},
+                        out=tmp_path / "eval").outputs["evaluation_results"]
+    page = (out / "report.html").read_text()
+    assert "<script>" not in page and "<b>" not in page and "<img src=x>" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page  # per-class table, cards, positive label
+    assert "a&amp;b" in page and "&lt;b&gt;model&lt;/b&gt;" in page
+    assert "The scored images are no longer at /no/such/&lt;img src=x&gt;" in page
+
+
+def test_results_folder_names_every_file_it_writes(tmp_path):
+    from visionblocks import ports
+    from visionblocks.evaluation.results import summary_line, write_evaluation_results
+
+    left = _write(tmp_path, "left", scored_frame(["cat", "dog"], n=50, seed=3)[0])
+    right = _write(tmp_path, "right", scored_frame(["cat", "dog"], n=50, seed=4)[0])
+    evaluations = write_evaluation_results(tmp_path / "out", left, right)
+    assert [e.data.name for e in evaluations] == ["Scored dataset", "Scored dataset to compare"]
+    meta = ports.read_meta(tmp_path / "out")
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {meta["report"], *meta["charts"], *meta["confusion_matrices"]} <= written
+    assert meta["confusion_matrices"] == ["confusion_matrix.csv", "confusion_matrix_compare.csv"]
+    assert meta["metrics"] == list(evaluations[0].metrics)
+    line = summary_line(evaluations[1])
+    assert line.startswith("Scored dataset to compare (Binary, 50 images): Accuracy ")
+    assert f"AUC {evaluations[1].metrics['AUC']:.4f}" in line

@@ -8,14 +8,18 @@ are committed: ``visionblocks docs generate --check`` (and a test) fail when the
 Rendering is pure (metadata in, text out), so the check regenerates in memory and compares.
 Prose comes from the module metadata through :class:`visionblocks.docs.i18n.Translator`; examples are
 inserted verbatim, so they are byte-identical in every language. Text without a translation
-falls back to English and the page says so in a visible note.
+falls back to English and the page says so in a visible note. What a page says (translated text,
+related modules) is decided here; its layout is in the Jinja2 templates of ``templates/``.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+import jinja2
 
 from visionblocks import ports
 from visionblocks.docs.i18n import LANGUAGES, Translator, error_context, example_parts
@@ -95,7 +99,28 @@ def _generated_files(folder: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering
+# Rendering: this file decides what a page says (translations, related modules); the templates in
+# templates/ decide how it is laid out.
+
+
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=False,  # Markdown, not HTML: the filters below do Markdown's escaping
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt field fails the render instead of vanishing
+    )
+    env.filters["cell"] = _cell
+    env.filters["code"] = _code
+    return env
+
+
+def _render(template: str, **context) -> str:
+    # Each section of a template ends with a blank line, so the last one is trimmed here.
+    return _environment().get_template(template).render(marker=MARKER, **context).rstrip("\n") + "\n"
 
 
 def _cell(text: str) -> str:
@@ -127,18 +152,19 @@ def _allowed_text(param: Param) -> str:
     return _code(text) if text else "—"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines.extend("| " + " | ".join(row) + " |" for row in rows)
-    return lines
-
-
 def _paragraphs(text: str) -> list[str]:
     """Metadata prose as Markdown paragraphs (a blank line in the text starts a new one)."""
     return [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
 
 
+def _line(text: str) -> str:
+    """Metadata prose as one line (a list item or a numbered step)."""
+    return " ".join(text.split())
+
+
 class _PageRenderer:
+    """The text of the pages of one language, handed to the templates."""
+
     def __init__(self, t: Translator, specs: dict[str, ModuleSpec]):
         self.t = t
         self.specs = specs
@@ -163,93 +189,59 @@ class _PageRenderer:
     # Module page ---------------------------------------------------------------------------
 
     def module_page(self, spec: ModuleSpec) -> str:
-        ui = self.t.ui
-        out = [f"# {self.name(spec)}", "", MARKER, ""]
-        out += [self.text(spec, "summary", spec.summary), ""]
-        if not self.translated(spec):
-            out += [f'!!! warning "{ui("untranslated.title")}"', "",
-                    f"    {ui('untranslated.body', plugin=spec.plugin or '?')}", ""]
-        out += [ui("meta.line", id=_code(spec.id), category=self.category(spec), version=_code(spec.version),
-                   plugin=_code(spec.plugin or "?")), ""]
-        for paragraph in _paragraphs(self.text(spec, "description", spec.description)):
-            out += [paragraph, ""]
-        if spec.steps:
-            out += [f"## {ui('section.configure')}", ""]
-            out += [f"{i}. {' '.join(self.text(spec, f'step.{i}', step).split())}"
-                    for i, step in enumerate(spec.steps, 1)]
-            out.append("")
-        out += self.ports_section(spec, "input", spec.inputs, "section.inputs", "no_inputs")
-        out += self.ports_section(spec, "output", spec.outputs, "section.outputs", "no_outputs")
-        out += self.params_section(spec)
-        if spec.results:
-            out += [f"## {ui('section.results')}", ""]
-            out += _table([ui("col.column"), ui("col.description")],
-                          [[_code(column), _cell(self.text(spec, f"result.{column}", text))]
-                           for column, text in spec.results])
-            out.append("")
-        for i, (title, body) in enumerate(spec.sections, 1):
-            out += [f"## {self.text(spec, f'section.{i}.title', title)}", ""]
-            for paragraph in _paragraphs(self.text(spec, f"section.{i}.body", body)):
-                out += [paragraph, ""]
-        if spec.examples:
-            heading = ui("section.example") if len(spec.examples) == 1 else ui("section.examples")
-            out += [f"## {heading}", "", ui("intro.example"), ""]
-            for i, example in enumerate(spec.examples, 1):
-                for k, (is_code, text) in enumerate(example_parts(example)):
-                    out += [text if is_code else self.text(spec, f"example.{i}.{k}", text), ""]
-        if spec.errors:
-            out += [f"## {ui('section.errors')}", "", ui("intro.errors"), ""]
-            out += _table([ui("col.code"), ui("col.name"), ui("col.message")],
-                          [[_code(f"{err.code:04d}"), _code(err.name), _cell(self.t.error_message(err))]
-                           for err in sorted(spec.errors, key=lambda e: (e.code, error_context(e)))])
-            out.append("")
-        if spec.notes:
-            out += [f"## {ui('section.notes')}", ""]
-            out += [f"- {' '.join(self.text(spec, f'note.{i}', note).split())}"
-                    for i, note in enumerate(spec.notes, 1)]
-            out.append("")
-        out += self.related_section(spec)
-        return "\n".join(out).rstrip("\n") + "\n"
+        return _render("module.md.j2", page=self.module_view(spec), ui=self.t.ui)
 
-    def ports_section(self, spec: ModuleSpec, kind: str, group: tuple[Port, ...], heading: str,
-                      empty: str) -> list[str]:
-        ui = self.t.ui
-        out = [f"## {ui(heading)}", ""]
-        if not group:
-            return out + [ui(empty), ""]
-        rows = []
-        for port in group:
-            label = self.text(spec, f"{kind}.{port.name}.label", port.label)
-            kind_text = _code(port.type) + (f" ({ui('optional')})" if port.optional else "")
-            description = self.text(spec, f"{kind}.{port.name}.description", port.description) \
-                if port.description else ""
-            rows.append([_cell(label), _code(port.name), kind_text, _cell(description)])
-        out += _table([ui("col.port"), ui("col.name"), ui("col.type"), ui("col.description")], rows)
-        return out + [""]
+    def module_view(self, spec: ModuleSpec) -> dict:
+        """Everything ``module.md.j2`` shows, translated; Markdown escaping is left to the template."""
+        text = functools.partial(self.text, spec)
+        return {
+            "id": spec.id, "version": spec.version, "plugin": spec.plugin or "?",
+            "name": self.name(spec), "category": self.category(spec),
+            "summary": text("summary", spec.summary),
+            "untranslated": not self.translated(spec),
+            "description": _paragraphs(text("description", spec.description)),
+            "steps": [_line(text(f"step.{i}", step)) for i, step in enumerate(spec.steps, 1)],
+            "inputs": self.port_rows(spec, "input", spec.inputs),
+            "outputs": self.port_rows(spec, "output", spec.outputs),
+            "params": self.param_rows(spec),
+            "results": [(column, text(f"result.{column}", about)) for column, about in spec.results],
+            "sections": [(text(f"section.{i}.title", title), _paragraphs(text(f"section.{i}.body", body)))
+                         for i, (title, body) in enumerate(spec.sections, 1)],
+            # Code is shown as written, in every language; only the prose around it is translated.
+            "examples": [[part if is_code else text(f"example.{i}.{k}", part)
+                          for k, (is_code, part) in enumerate(example_parts(example))]
+                         for i, example in enumerate(spec.examples, 1)],
+            "errors": [{"code": err.code, "name": err.name, "message": self.t.error_message(err)}
+                       for err in sorted(spec.errors, key=lambda e: (e.code, error_context(e)))],
+            "notes": [_line(text(f"note.{i}", note)) for i, note in enumerate(spec.notes, 1)],
+            "related": self.related(spec),
+        }
 
-    def params_section(self, spec: ModuleSpec) -> list[str]:
-        ui = self.t.ui
-        out = [f"## {ui('section.parameters')}", ""]
-        if not spec.params:
-            return out + [ui("no_parameters"), ""]
-        out += [ui("intro.ports"), ""]
+    def port_rows(self, spec: ModuleSpec, kind: str, group: tuple[Port, ...]) -> list[dict]:
+        return [{"label": self.text(spec, f"{kind}.{port.name}.label", port.label), "name": port.name,
+                 "type": port.type, "optional": port.optional,
+                 "description": self.text(spec, f"{kind}.{port.name}.description", port.description)
+                 if port.description else ""}
+                for port in group]
+
+    def param_rows(self, spec: ModuleSpec) -> list[dict]:
         rows = []
         for param in spec.params:
             description = self.text(spec, f"param.{param.name}.help", param.help)
             if param.required:
-                description += " " + ui("required")
+                description += " " + self.t.ui("required")
             if param.enabled_by:
                 switch = spec.param(param.enabled_by)
-                description += " " + ui("enabled_by", parameter=self.text(
+                description += " " + self.t.ui("enabled_by", parameter=self.text(
                     spec, f"param.{switch.name}.label", switch.label))
-            rows.append([_cell(self.text(spec, f"param.{param.name}.label", param.label)), _code(param.name),
-                         _code(param.type), _default_text(param), _allowed_text(param), _cell(description)])
-        out += _table([ui("col.parameter"), ui("col.name"), ui("col.type"), ui("col.default"),
-                       ui("col.allowed"), ui("col.description")], rows)
-        return out + [""]
+            rows.append({"label": self.text(spec, f"param.{param.name}.label", param.label), "name": param.name,
+                         "type": param.type, "default": _default_text(param), "allowed": _allowed_text(param),
+                         "description": description})
+        return rows
 
-    def related_section(self, spec: ModuleSpec) -> list[str]:
-        """What feeds this module and what it feeds (from the port types), then its own list."""
+    def related(self, spec: ModuleSpec) -> list[tuple[str, list[str]]]:
+        """(phrase key, links): what feeds this module and what it feeds (from the port types), then
+        its own list of related modules; groups without a module are left out."""
         others = [s for s in self._registry_order() if s.id != spec.id]
         wanted = {p.type for p in spec.inputs if p.type != ports.ANY_DIRECTORY}
         made = {p.type for p in spec.outputs}
@@ -257,14 +249,10 @@ class _PageRenderer:
         downstream = [s for s in others if made & {p.type for p in s.inputs if p.type != ports.ANY_DIRECTORY}]
         listed = {s.id for s in upstream + downstream}
         see_also = [self.specs[i] for i in spec.related if i in self.specs and i not in listed and i != spec.id]
-        lines = []
-        for key, group in (("related.upstream", upstream), ("related.downstream", downstream),
-                           ("related.see_also", see_also)):
-            if group:
-                lines.append("- " + self.t.ui(key, modules=", ".join(self.link(s) for s in group)))
-        if not lines:
-            return []
-        return [f"## {self.t.ui('section.related')}", "", *lines, ""]
+        return [(key, [self.link(s) for s in group])
+                for key, group in (("related.upstream", upstream), ("related.downstream", downstream),
+                                   ("related.see_also", see_also))
+                if group]
 
     def _registry_order(self) -> list[ModuleSpec]:
         return sorted(self.specs.values(), key=lambda s: (s.category, s.name))
@@ -272,17 +260,14 @@ class _PageRenderer:
     # Index page ----------------------------------------------------------------------------
 
     def index_page(self) -> str:
-        ui = self.t.ui
-        out = [f"# {ui('index.title')}", "", MARKER, "", ui("index.intro"), ""]
+        return _render("index.md.j2", groups=self.index_groups(), ui=self.t.ui)
+
+    def index_groups(self) -> list[tuple[str, list[dict]]]:
+        """(translated category, its modules) in registry order."""
         groups: dict[str, list[ModuleSpec]] = {}
         for spec in self._registry_order():
             groups.setdefault(spec.category, []).append(spec)
-        for members in groups.values():
-            out += [f"## {self.category(members[0])}", ""]
-            rows = []
-            for spec in members:
-                badge = "" if self.translated(spec) else f" *({ui('untranslated.badge')})*"
-                rows.append([self.link(spec) + badge, _cell(self.text(spec, "summary", spec.summary))])
-            out += _table([ui("col.module"), ui("col.summary")], rows)
-            out.append("")
-        return "\n".join(out).rstrip("\n") + "\n"
+        return [(self.category(members[0]),
+                 [{"link": self.link(spec), "untranslated": not self.translated(spec),
+                   "summary": self.text(spec, "summary", spec.summary)} for spec in members])
+                for members in groups.values()]

@@ -29,7 +29,7 @@ import pandas as pd
 
 from visionblocks import errors, ports
 from visionblocks.dataframe import read_dataframe
-from visionblocks.dataframe import LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
+from visionblocks.dataframe import IDENTIFIER_COLUMN, LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
 
 BINARY = "Binary"
 MULTICLASS = "Multi-class"
@@ -138,7 +138,7 @@ def scored_from_frame(frame: pd.DataFrame, name: str, meta: dict | None = None) 
         negative = classes[0] if classes[1] == positive else classes[1]
         classes = [negative, positive]
         probabilities = np.column_stack([1.0 - p, p])
-    identifiers = frame["identifier"].to_numpy() if "identifier" in frame.columns else None
+    identifiers = frame[IDENTIFIER_COLUMN].to_numpy() if IDENTIFIER_COLUMN in frame.columns else None
     return ScoredData(name, y_true, y_pred, classes, probabilities, positive, identifiers, meta, dropped)
 
 
@@ -198,7 +198,9 @@ def positive_class(labels: pd.Series, classes: list[str]) -> str:
 
 # -- metrics ------------------------------------------------------------------------------------
 
-def evaluate(data: ScoredData) -> Evaluation:
+def compute_metrics(data: ScoredData) -> Evaluation:
+    """Every metric of ``data`` by scikit-learn: the summary metrics of its task, the per-class
+    table, the confusion matrix, and a note for each metric that is not defined."""
     from sklearn import metrics as skm
 
     y_true, y_pred, classes = data.y_true, data.y_pred, data.classes

@@ -85,9 +85,16 @@ InvalidModelDirectoryError = _error(159, "InvalidModelDirectory", "Given ModelDi
 FailedToWriteOutputsError = _error(160, "FailedToWriteOutputs", "Failed to write outputs.")
 LibraryError = _error(1000, "LibraryException", "Library exception.")
 
-# Pipeline-level problems that have no designer code are still ModuleErrors, so the CLI reports
-# them the same way; they reuse the closest designer code.
-PipelineError = _error(39, "FailedToCompleteOperation", "The pipeline is not valid.")
+
+class PipelineError(FailedToCompleteOperationError):
+    """A pipeline file that cannot run: unknown nodes or ports, mismatched types, cycles.
+
+    The designer has no code for pipeline structure, so users see the closest one, 0039
+    FailedToCompleteOperation (``code`` and ``name`` are inherited); the class is its own so
+    that Python code and tracebacks can tell a refused pipeline from a failed operation.
+    """
+
+    default_message = "The pipeline is not valid."
 
 
 def all_errors() -> list[type[ModuleError]]:
@@ -97,8 +104,9 @@ def all_errors() -> list[type[ModuleError]]:
 
 
 def by_code(code: int) -> type[ModuleError]:
+    """The designer's class for ``code`` (one made by ``_error``), not a subclass sharing its code."""
     for cls in all_errors():
-        if cls.code == code and cls is not PipelineError:
+        if cls.code == code and cls.__bases__ == (ModuleError,):
             return cls
     raise KeyError(code)
 

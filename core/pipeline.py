@@ -35,8 +35,9 @@ import yaml
 from visionblocks import errors, ports
 from visionblocks.params import validate_params
 from visionblocks.progress import Progress
-from visionblocks.registry import UnknownModuleError
+from visionblocks.registry import Registry, UnknownModuleError
 from visionblocks.runner import run_spec
+from visionblocks.spec import ModuleSpec, Port
 
 _EDGE = re.compile(r"^\s*([\w-]+)\.(\w+)\s*->\s*([\w-]+)\.(\w+)\s*$")
 NODE_RECORD = "_node.json"
@@ -62,8 +63,54 @@ class Edge:
         return f"{self.source}.{self.source_port} -> {self.target}.{self.target_port}"
 
 
-def _fail(message: str, hint: str = "") -> errors.ModuleError:
+def _fail(message: str, hint: str = "") -> errors.PipelineError:
     return errors.PipelineError(message, hint=hint or None)
+
+
+def _module_of(node: Node, registry: Registry) -> ModuleSpec:
+    try:
+        return registry.get(node.module)
+    except UnknownModuleError as exc:
+        raise _fail(f"Node '{node.id}': {exc}", "Run 'visionblocks modules' to list installed modules.") from None
+
+
+def _port(candidates: tuple[Port, ...], name: str, missing: str) -> Port:
+    """The port called ``name``; otherwise a PipelineError that starts with ``missing``."""
+    for port in candidates:
+        if port.name == name:
+            return port
+    known = ", ".join(port.name for port in candidates) or "none"
+    raise _fail(f"{missing} '{name}' (known: {known}).")
+
+
+def _check_edge(edge: Edge, specs: dict[str, ModuleSpec]) -> None:
+    """Both ends name a node and a port of its module, and the output's type fits the input."""
+    for node_id in (edge.source, edge.target):
+        if node_id not in specs:
+            raise _fail(f"Edge '{edge}' names unknown node '{node_id}'.")
+    source = _port(specs[edge.source].outputs, edge.source_port,
+                   f"Edge '{edge}': node '{edge.source}' has no output port")
+    target = _port(specs[edge.target].inputs, edge.target_port,
+                   f"Edge '{edge}': node '{edge.target}' has no input port")
+    if not ports.compatible(source.type, target.type):
+        raise _fail(
+            f"Edge '{edge}': type mismatch — node '{edge.source}' port '{edge.source_port}' gives a "
+            f"{source.type}, node '{edge.target}' port '{edge.target_port}' takes a {target.type}."
+        )
+
+
+def _check_required_inputs(node: Node, spec: ModuleSpec, connected: set[tuple[str, str]]) -> None:
+    for port in spec.inputs:
+        if not port.optional and (node.id, port.name) not in connected and port.name not in node.inputs:
+            raise _fail(f"Node '{node.id}' ({spec.id}): required input port '{port.name}' ({port.label}) is not connected.")
+
+
+def _check_params(node: Node, spec: ModuleSpec) -> None:
+    """The module's own parameter check, with the node named; the error keeps its designer code."""
+    try:
+        validate_params(spec, node.params)
+    except errors.ModuleError as exc:
+        raise type(exc)(f"Node '{node.id}': {exc.message}", hint=exc.hint or None) from None
 
 
 @dataclass
@@ -102,67 +149,59 @@ class Pipeline:
         return cls(nodes, edges, str(data.get("name") or default_name), Path(base_dir))
 
     # -- validation ----------------------------------------------------------------------
-    def validate(self, registry=None) -> list[str]:
-        """Check everything that can be checked without running; return the run order."""
+    def validate(self, registry: Registry | None = None) -> list[str]:
+        """Check everything that can be checked without running; return the run order.
+
+        The checks go from the most basic up — node ids, modules, edges, each node's inputs and
+        parameters, cycles — so the first error names the problem to fix first."""
         from visionblocks.plugin_host import get_registry
 
         registry = registry or get_registry()
-        by_id: dict[str, Node] = {}
+        nodes = self._nodes_by_id()
+        specs = {node.id: _module_of(node, registry) for node in self.nodes}
+        connected = self._check_edges(nodes, specs)
         for node in self.nodes:
-            if node.id in by_id:
+            self._check_external_inputs(node, specs[node.id])
+            _check_required_inputs(node, specs[node.id], connected)
+            _check_params(node, specs[node.id])
+        return self._run_order()
+
+    def _nodes_by_id(self) -> dict[str, Node]:
+        nodes: dict[str, Node] = {}
+        for node in self.nodes:
+            if node.id in nodes:
                 raise _fail(f"Node id '{node.id}' is used twice.")
-            by_id[node.id] = node
-        specs = {}
-        for node in self.nodes:
-            try:
-                specs[node.id] = registry.get(node.module)
-            except UnknownModuleError as exc:
-                raise _fail(f"Node '{node.id}': {exc}", "Run 'visionblocks modules' to list installed modules.") from None
-        connected: dict[tuple[str, str], Edge] = {}
+            nodes[node.id] = node
+        return nodes
+
+    def _check_edges(self, nodes: dict[str, Node], specs: dict[str, ModuleSpec]) -> set[tuple[str, str]]:
+        """Check every edge; return the (node, input port) pairs the edges feed."""
+        connected: set[tuple[str, str]] = set()
         for edge in self.edges:
-            for node_id in (edge.source, edge.target):
-                if node_id not in by_id:
-                    raise _fail(f"Edge '{edge}' names unknown node '{node_id}'.")
-            try:
-                source_port = specs[edge.source].output(edge.source_port)
-            except KeyError as exc:
-                raise _fail(f"Edge '{edge}': node '{edge.source}' {exc.args[0].split(' has ', 1)[1]}") from None
-            try:
-                target_port = specs[edge.target].input(edge.target_port)
-            except KeyError as exc:
-                raise _fail(f"Edge '{edge}': node '{edge.target}' {exc.args[0].split(' has ', 1)[1]}") from None
-            if not ports.compatible(source_port.type, target_port.type):
-                raise _fail(
-                    f"Edge '{edge}': type mismatch — node '{edge.source}' port '{edge.source_port}' gives a "
-                    f"{source_port.type}, node '{edge.target}' port '{edge.target_port}' takes a {target_port.type}."
-                )
-            key = (edge.target, edge.target_port)
-            if key in connected or edge.target_port in by_id[edge.target].inputs:
+            _check_edge(edge, specs)
+            fed = (edge.target, edge.target_port)
+            if fed in connected or edge.target_port in nodes[edge.target].inputs:
                 raise _fail(f"Node '{edge.target}' port '{edge.target_port}' is connected twice.")
-            connected[key] = edge
-        for node in self.nodes:
-            spec = specs[node.id]
-            for port_name, value in node.inputs.items():
-                try:
-                    spec.input(port_name)
-                except KeyError as exc:
-                    raise _fail(f"Node '{node.id}': {exc.args[0]}") from None
-                if not self.resolve(value).exists():
-                    raise errors.NullOrEmptyError(f"Node '{node.id}' port '{port_name}': {self.resolve(value)} does not exist.")
-            for port in spec.inputs:
-                if not port.optional and (node.id, port.name) not in connected and port.name not in node.inputs:
-                    raise _fail(f"Node '{node.id}' ({spec.id}): required input port '{port.name}' ({port.label}) is not connected.")
-            try:
-                validate_params(spec, node.params)
-            except errors.ModuleError as exc:
-                raise type(exc)(f"Node '{node.id}': {exc.message}", hint=exc.hint or None) from None
-        graph = {node.id: set() for node in self.nodes}
+            connected.add(fed)
+        return connected
+
+    def _check_external_inputs(self, node: Node, spec: ModuleSpec) -> None:
+        """The paths a node reads from outside the pipeline name real ports and exist."""
+        for port_name, value in node.inputs.items():
+            _port(spec.inputs, port_name, f"Node '{node.id}': module '{spec.id}' has no input port")
+            path = self.resolve(value)
+            if not path.exists():
+                raise errors.NullOrEmptyError(f"Node '{node.id}' port '{port_name}': {path} does not exist.")
+
+    def _run_order(self) -> list[str]:
+        """The node ids, each after every node it reads from; a cycle is refused."""
+        graph: dict[str, set[str]] = {node.id: set() for node in self.nodes}
         for edge in self.edges:
             graph[edge.target].add(edge.source)
         try:
             return list(TopologicalSorter(graph).static_order())
         except CycleError as exc:
-            cycle = " -> ".join(exc.args[1])
+            cycle = " -> ".join(exc.args[1])  # graphlib documents args[1] as the list of nodes in the cycle
             raise _fail(f"The pipeline has a cycle: {cycle}.") from None
 
     def resolve(self, value: str) -> Path:
@@ -210,7 +249,7 @@ class Pipeline:
                 say.log(f"{node_id} ({spec.id}): running")
                 record_path.unlink(missing_ok=True)
                 try:
-                    run_spec(spec, inputs, params, node_dir, device, Progress(node_id))
+                    run_spec(spec, inputs, params, node_dir, device, say.child(node_id))
                 except errors.ModuleError as exc:
                     exc.message = f"Node '{node_id}' ({spec.id}): {exc.message}"
                     raise

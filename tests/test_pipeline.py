@@ -83,7 +83,57 @@ def test_missing_input_and_unknown_port(toy_plugin, tmp_path):
     _refused(tmp_path, _pipeline(tmp_path, edges=["src.table -> plus.table"]),
              r"Node 'plus2' \(toy-add\): required input port 'table'")
     _refused(tmp_path, _pipeline(tmp_path, edges=["src.nope -> plus.table", "plus.table -> plus2.table"]),
-             r"node 'src' no output port 'nope'")
+             r"node 'src' has no output port 'nope' \(known: table\)\.$")
+    _refused(tmp_path, _pipeline(tmp_path, edges=["src.table -> plus.nope", "plus.table -> plus2.table"]),
+             r"node 'plus' has no input port 'nope' \(known: table\)\.$")
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"nodes+": [{"id": "plus", "module": "toy-add"}]}, r"^Node id 'plus' is used twice\.$"),
+    ({"edges": ["src.table -> ghost.table", "plus.table -> plus2.table"]},
+     r"^Edge 'src.table -> ghost.table' names unknown node 'ghost'\.$"),
+    ({"edges": ["src.table -> plus.table", "src.table -> plus.table", "plus.table -> plus2.table"]},
+     r"^Node 'plus' port 'table' is connected twice\.$"),
+    ({"inputs": {"plus": {"table": "."}}}, r"^Node 'plus' port 'table' is connected twice\.$"),
+    ({"inputs": {"src": {"extra": "."}}},
+     r"^Node 'src': module 'toy-source' has no input port 'extra' \(known: none\)\.$"),
+])
+def test_structure_errors_are_pipeline_errors_with_code_0039(toy_plugin, tmp_path, change, match):
+    path = _pipeline(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["nodes"] += change.get("nodes+", [])
+    data["edges"] = change.get("edges", data["edges"])
+    for node in data["nodes"]:
+        node["inputs"] = change.get("inputs", {}).get(node["id"], {})
+    path.write_text(yaml.safe_dump(data))
+    exc = _refused(tmp_path, path, match)
+    assert type(exc) is errors.PipelineError
+    assert exc.one_line().startswith("Error 0039 FailedToCompleteOperation: ")
+
+
+def test_missing_external_input_is_null_or_empty(toy_plugin, tmp_path):
+    path = _pipeline(tmp_path, edges=["src.table -> plus.table"],
+                     extra_nodes=[{"id": "more", "module": "toy-add", "inputs": {"table": "no/such/folder"}}])
+    data = yaml.safe_load(path.read_text())
+    data["nodes"] = [n for n in data["nodes"] if n["id"] != "plus2"]
+    path.write_text(yaml.safe_dump(data))
+    exc = _refused(tmp_path, path, r"^Node 'more' port 'table': .*no/such/folder does not exist\.$")
+    assert type(exc) is errors.NullOrEmptyError
+
+
+def test_validate_returns_an_order_that_runs_sources_first(toy_plugin, tmp_path):
+    path = _pipeline(tmp_path, edges=["plus.table -> plus2.table", "src.table -> plus.table"])
+    assert Pipeline.load(path).validate() == ["src", "plus", "plus2"]
+
+
+def test_pipeline_error_is_its_own_class_with_the_designer_code_0039():
+    """Python code can tell a refused pipeline from a failed operation; users see 0039 for both."""
+    assert errors.PipelineError.__name__ == "PipelineError"
+    assert issubclass(errors.PipelineError, errors.FailedToCompleteOperationError)
+    assert (errors.PipelineError.code, errors.PipelineError.name) == (39, "FailedToCompleteOperation")
+    assert errors.PipelineError().to_error_info()["Exception"]["ErrorId"] == "FailedToCompleteOperation"
+    assert errors.by_code(39) is errors.FailedToCompleteOperationError
+    assert errors.by_code(1000) is errors.LibraryError
 
 
 def test_unknown_module(toy_plugin, tmp_path):

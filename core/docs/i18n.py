@@ -84,8 +84,9 @@ def ui_messages() -> Iterator[tuple[str, str]]:
 def error_context(cls) -> str:
     """``error.<name in visionblocks.errors>``, e.g. ``error.NotLabeledDatasetError``.
 
-    The attribute name, not the class name: PipelineError is a FailedToCompleteOperationError
-    class with its own message."""
+    The attribute name, not the class name: classes made by ``errors._error`` are named after the
+    designer's error (``LibraryExceptionError``) while the module exposes the name code uses
+    (``LibraryError``)."""
     from visionblocks import errors
 
     name = next((attr for attr, value in vars(errors).items() if value is cls), cls.__name__)
@@ -96,9 +97,8 @@ def error_messages() -> Iterator[tuple[str, str]]:
     """The designer's default message of every error class."""
     from visionblocks.errors import all_errors
 
-    # Sorted by context too: two classes share code 39 and a class name, and all_errors() is
-    # built from a set, so its order between them changes from run to run.
-    for context, cls in sorted((error_context(cls), cls) for cls in all_errors()):
+    # Sorted, because all_errors() is built from a set.
+    for context, cls in sorted(((error_context(cls), cls) for cls in all_errors()), key=lambda pair: pair[0]):
         yield context, cls.default_message
 
 

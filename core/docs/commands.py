@@ -47,11 +47,8 @@ def cmd_generate(args) -> int:
     folder = args.out or docs_gen.MODULES_DIR
     pages = docs_gen.render_pages(docs_gen.registered_specs())
     if args.check:
-        problems = docs_gen.compare(pages, folder)
-        for diff in problems:
-            print(f"{diff.problem}: {folder / diff.name}", file=sys.stderr)
-        if problems:
-            print("The module pages are out of date; run `visionblocks docs generate`.", file=sys.stderr)
+        problems = [f"{diff.problem}: {folder / diff.name}" for diff in docs_gen.compare(pages, folder)]
+        if _report_stale(problems, "The module pages are out of date; run `visionblocks docs generate`."):
             return 1
         print(f"{len(pages)} module pages are up to date in {folder}")
         return 0
@@ -82,11 +79,8 @@ def cmd_extract(args) -> int:
     folder = args.out or catalog.TRANSLATIONS
     rendered = catalog.render_catalogs(messages, folder, use_glossary=use_glossary)
     if args.check:
-        stale = catalog.out_of_date(rendered)
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        if stale:
-            print("Run `visionblocks docs extract` to update the catalogs.", file=sys.stderr)
+        stale = [f"out of date: {path}" for path in catalog.out_of_date(rendered)]
+        if _report_stale(stale, "Run `visionblocks docs extract` to update the catalogs."):
             return 1
         print(f"{len(messages)} messages; the template and catalogs in {folder} are up to date")
         return 0
@@ -95,3 +89,12 @@ def cmd_extract(args) -> int:
         print(f"wrote {path}")
     print(f"{len(messages)} messages, {len(changed)} files changed in {folder}")
     return 0
+
+
+def _report_stale(problems: list[str], advice: str) -> bool:
+    """Print each problem and the command that fixes them to stderr; True when there were any."""
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print(advice, file=sys.stderr)
+    return bool(problems)

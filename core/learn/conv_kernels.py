@@ -1,10 +1,9 @@
 """A faster weight gradient for convolutions with tiny outputs, on CPU.
 
 oneDNN, which torch uses for CPU convolutions, computes the weight gradient of a convolution
-whose output is only 1×1 or 2×2 pixels very slowly: for ResNet's last 512→512 3×3 convolution
-on 32-pixel images it takes ~22 ms per batch of 32, where the same gradient as one matrix product
-over the unfolded input (im2col + GEMM) takes ~1.6 ms (AVX2 CPU, 2 cores; measured in
-benchmarks/bench_train.py's notes). Small images — digits, thumbnails — end every ResNet and
+whose output is only 1×1 or 2×2 pixels very slowly: an order of magnitude slower than the same
+gradient as one matrix product over the unfolded input (im2col + GEMM); DESIGN.md ("Training:
+CPU speed") has the measurement. Small images — digits, thumbnails — end every ResNet and
 DenseNet in such layers, and there this gradient alone was half of the training step.
 
 :func:`use_gemm_weight_gradient` switches a model's plain convolutions (no groups) to a
@@ -19,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# Above this many output pixels oneDNN is as fast or faster (measured 1, 4, 16, 49, 196 pixels).
+# Above this many output pixels oneDNN was as fast or faster in the measurements.
 MAX_OUTPUT_PIXELS = 4
 
 

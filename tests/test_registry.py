@@ -9,7 +9,7 @@ import visionblocks.plugin_host as plugin_host
 from visionblocks.registry import DuplicateModuleError, Registry
 from visionblocks.spec import ModuleSpec
 
-BUILTIN_PLUGINS = {"image_data", "models", "training", "scoring", "catalogs"}
+BUILTIN_PLUGINS = {"image_data", "networks", "training", "scoring", "catalogs"}
 
 
 def _spec(module_id="a-module"):

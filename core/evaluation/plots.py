@@ -46,16 +46,22 @@ def _curves(evaluation: Evaluation):
             yield name, truth, data.probabilities[:, data.classes.index(name)]
 
 
+def _curve_chart(evaluation: Evaluation):
+    """A figure for one curve per class: (figure, axes, curves, whether each curve gets a legend
+    entry, colour map). Past MAX_LABELLED_CURVES classes the curves are drawn grey and unlabelled."""
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
+    curves = list(_curves(evaluation))
+    colors = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"]
+    return fig, ax, curves, len(curves) <= MAX_LABELLED_CURVES, colors
+
+
 def plot_roc_curves(evaluation: Evaluation, path: Path) -> None:
     from sklearn.metrics import auc, roc_curve
 
     data = evaluation.data
-    fig = Figure(figsize=(7, 6))
-    ax = fig.subplots()
+    fig, ax, curves, labelled, colors = _curve_chart(evaluation)
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="Chance")
-    curves = list(_curves(evaluation))
-    labelled = len(curves) <= MAX_LABELLED_CURVES
-    colors = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"]
     for k, (name, truth, score) in enumerate(curves):
         fpr, tpr, _ = roc_curve(truth, score)
         if labelled:
@@ -77,11 +83,7 @@ def plot_precision_recall_curves(evaluation: Evaluation, path: Path) -> None:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     data = evaluation.data
-    fig = Figure(figsize=(7, 6))
-    ax = fig.subplots()
-    curves = list(_curves(evaluation))
-    labelled = len(curves) <= MAX_LABELLED_CURVES
-    colors = matplotlib.colormaps["tab10" if len(curves) <= 10 else "tab20"]
+    fig, ax, curves, labelled, colors = _curve_chart(evaluation)
     for k, (name, truth, score) in enumerate(curves):
         precision, recall, _ = precision_recall_curve(truth, score)
         if labelled:

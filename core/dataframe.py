@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from visionblocks import ports
+from visionblocks import errors, ports
 
 DATA_FILE = "data.parquet"
 
@@ -34,4 +35,9 @@ def write_dataframe(folder: str | Path, frame: pd.DataFrame, **extra_meta) -> Pa
 def read_dataframe(folder: str | Path, port_label: str = "Dataset") -> pd.DataFrame:
     folder = Path(folder)
     meta = ports.require_type(folder, ports.DATAFRAME_DIRECTORY, port_label)
-    return pd.read_parquet(folder / meta.get("data", DATA_FILE))
+    path = folder / str(meta.get("data") or DATA_FILE)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # missing, truncated, not Parquet
+        raise errors.InvalidDatasetError(f"Input '{port_label}': {path} is not a readable Parquet table: "
+                                         f"{type(exc).__name__}: {exc}") from None

@@ -72,6 +72,7 @@ TooFewRowsInDatasetError = _error(21, "TooFewRowsInDataset", "Number of rows in 
 NotLabeledDatasetError = _error(24, "NotLabeledDataset", "There is no label column in dataset.")
 NotScoredDatasetError = _error(25, "NotScoredDataset", "There is no score column in dataset.")
 FailedToCompleteOperationError = _error(39, "FailedToCompleteOperation", "Operation failed.")
+InvalidPathForDirectoryCreationError = _error(46, "InvalidPathForDirectoryCreation", "Please specify a valid output directory.")
 CouldNotOpenFileError = _error(48, "CouldNotOpenFile", "Unable to open a file.")
 FileParsingFailedError = _error(49, "FileParsingFailed", "Unable to parse a file.")
 NotExpectedLabelColumnError = _error(58, "NotExpectedLabelColumn", "The label column values and scored label column values are not comparable.")

@@ -95,16 +95,25 @@ class ImageDirectory:
         root = Path(root)
         meta = ports.require_type(root, ports.IMAGE_DIRECTORY, port_label)
         try:
-            lines = (root / meta.get("image_list", IMAGE_LIST)).read_text(encoding="utf-8").splitlines()
-            entries = [ImageEntry.from_json(json.loads(line)) for line in lines if line.strip()]
-            schema = json.loads((root / meta.get("schema", SCHEMA)).read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError) as exc:
-            raise errors.InvalidDatasetError(f"{root} is not a readable ImageDirectory: {exc}") from exc
+            return cls._parse(root, meta)
+        # A hand-edited or damaged folder: any malformed value is the same user problem.
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise errors.InvalidDatasetError(
+                f"{root} is not a readable ImageDirectory: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _parse(cls, root: Path, meta: dict) -> "ImageDirectory":
+        lines = (root / str(meta.get("image_list") or IMAGE_LIST)).read_text(encoding="utf-8").splitlines()
+        entries = [ImageEntry.from_json(json.loads(line)) for line in lines if line.strip()]
+        schema = json.loads((root / str(meta.get("schema") or SCHEMA)).read_text(encoding="utf-8"))
         categories = schema.get("categories")
-        classes = [c["name"] for c in sorted(categories, key=lambda c: c["id"])] if categories is not None else None
+        classes = [str(c["name"]) for c in sorted(categories, key=lambda c: int(c["id"]))] \
+            if categories is not None else None
         transform = None
         if meta.get("transform"):
-            transform = json.loads((root / meta["transform"]).read_text(encoding="utf-8"))
+            transform = json.loads((root / str(meta["transform"])).read_text(encoding="utf-8"))
+            if not isinstance(transform, list):
+                raise ValueError(f"{meta['transform']} is not a list of [op, args] pairs")
         return cls(root, entries, classes, transform, meta.get("transform_mode"), meta,
                    int(meta.get("materialized", 0) or 0), bool(meta.get("plain", False)))
 

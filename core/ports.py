@@ -9,6 +9,7 @@ half-written directory that looks complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -87,26 +88,64 @@ def require_type(folder: Path, expected: str, port_label: str, error=None) -> di
     return meta
 
 
+# A full disk or an exhausted quota: the user can free space, so it is a designer error, not a bug.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def require_output_folder(folder: Path) -> Path:
+    """``folder`` as a folder outputs can go in (made if missing), or InvalidPathForDirectoryCreation
+    (0046) when it is a file, lies under a file or cannot be made."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise errors.InvalidPathForDirectoryCreationError(
+            f"The output folder {folder} is an existing file, not a folder.",
+            hint="Name a new folder, or an existing folder, for the outputs.") from None
+    except OSError as exc:
+        raise errors.InvalidPathForDirectoryCreationError(
+            f"The output folder {folder} cannot be made: {exc.strerror or exc}.",
+            hint="Name a folder you can write to, whose parents are folders.") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory that becomes ``final`` only if the block succeeds."""
+    """Yield a temporary directory that becomes ``final`` only if the block succeeds.
+
+    Whatever stops the block (an error, a full disk, a kill) leaves the previous ``final``
+    as it was; a full disk is FailedToWriteOutputs (0160) saying so."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
     try:
         yield tmp
-    except BaseException:
+        _publish(tmp, final)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            kept = f"the previous output at {final} is left as it was" if final.exists() else "nothing was published"
+            raise errors.FailedToWriteOutputsError(
+                f"The disk is full while writing {final}: {exc.strerror or exc}; {kept}.",
+                hint="Free some space on the output folder's disk and run again.") from exc
         raise
-    if final.exists():
-        # Move the old one aside first so a crash between the two renames loses nothing.
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename the finished ``tmp`` to ``final``; an old ``final`` is moved aside first, so a crash
+    between the two renames loses nothing (the old output stays as ``.<name>.old-<pid>``)."""
+    if not final.exists():
         tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+        return
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    final.rename(old)
+    try:
         tmp.rename(final)
+    except BaseException:
+        old.rename(final)  # put the previous output back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
+from visionblocks import errors
 from visionblocks.spec import ModuleSpec
 
 
@@ -12,9 +13,17 @@ class DuplicateModuleError(ValueError):
     """Two plugins registered the same module id."""
 
 
-class UnknownModuleError(KeyError):
+class UnknownModuleError(errors.NotInRangeValueError, KeyError):
+    """A module id that no installed plugin registered: the user's mistake, so a designer error.
+
+    0008 NotInRangeValue, as for any value outside its allowed set (an enum parameter's
+    choices): the allowed set here is the installed modules. Still a KeyError for callers that
+    look modules up like a mapping."""
+
+    hint = "Run 'visionblocks modules' to list the installed modules' ids."
+
     def __str__(self):  # KeyError quotes its argument; show the plain sentence instead
-        return str(self.args[0])
+        return self.message
 
 
 class Registry:

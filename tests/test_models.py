@@ -92,7 +92,7 @@ def test_missing_weights_name_the_file_to_put_where(torch_home, tmp_path):
         vb.run_module("resnet", params={"model_name": "resnet50"}, out=tmp_path / "run")
     text = caught.value.one_line()
     assert str(torch_home / "resnet50-0676ba61.pth") in text
-    assert "never downloads" in text
+    assert "downloads are off (VISIONBLOCKS_OFFLINE=1)" in text  # tests/conftest.py turns them off
     info = json.loads((tmp_path / "run" / "error_info.json").read_text())
     assert info["Exception"]["ErrorCode"] == 48
     assert not (tmp_path / "run" / "untrained_model").exists()
@@ -136,9 +136,18 @@ def test_model_directory_round_trip(trained_dir):
     assert torch.equal(loaded.model(x), model(x))
 
 
+def _forget_checksums(folder):
+    """Drop the recorded SHA-256 sums, as in a directory written before they were recorded or by
+    the designer's prototypes, so that the checks behind them are reached."""
+    meta = ports.read_meta(folder)
+    del meta["sha256"]
+    ports.write_meta(folder, meta.pop("type"), **meta)
+
+
 def test_class_names_as_id_map(trained_dir):
     folder, _ = trained_dir
     (folder / "_id_to_class.json").write_text(json.dumps({"2": "emu", "0": "cat", "1": "dog"}))
+    _forget_checksums(folder)
     assert models.load_trained(folder).classes == ["cat", "dog", "emu"]
 
 
@@ -158,13 +167,16 @@ def test_legacy_pickle_model_is_refused(tmp_path):
 def test_pickled_module_is_never_loaded(trained_dir):
     folder, model = trained_dir
     torch.save(model, folder / "_model.pth")  # a whole pickled nn.Module, not a state dict
-    with pytest.raises(errors.InvalidModelDirectoryError, match="pickled code is never loaded"):
+    _forget_checksums(folder)
+    with pytest.raises(errors.InvalidModelDirectoryError, match="never runs code from a model file") as caught:
         models.load_trained(folder)
+    assert "weights_only" not in caught.value.one_line()  # never torch's advice to unpickle it
 
 
 def test_weights_that_do_not_fit(trained_dir):
     folder, _ = trained_dir
     (folder / "_id_to_class.json").write_text(json.dumps(["a", "b"]))
+    _forget_checksums(folder)
     with pytest.raises(errors.InvalidModelDirectoryError, match="do not fit resnet18 with 2 classes"):
         models.load_trained(folder)
 
@@ -207,10 +219,47 @@ def test_explicit_precisions():
         prec.resolve_precision("fp16", "cpu")
 
 
-def test_cpu_bf16_detection_reads_the_cpu_flags():
-    with open("/proc/cpuinfo") as fh:
-        flags = next((line for line in fh if line.startswith("flags")), "").split()
-    assert prec.cpu_has_native_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+# /proc/cpuinfo of the CPUs the project has run on, cut to what the detection reads.
+AVX2_ONLY_CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+AVX512_BF16_CPUINFO = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n"
+AMX_CPUINFO = "processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu avx2 avx512f amx_tile amx_bf16\n"
+# A "bf16" word elsewhere than in the flags line (here: a bug list) must not count.
+BF16_ONLY_IN_BUGS_CPUINFO = "processor\t: 0\nflags\t\t: fpu avx2\nbugs\t\t: amx_bf16 avx512_bf16\n"
+
+
+@pytest.fixture
+def fake_cpuinfo(monkeypatch):
+    """Make precision.py read the given text as /proc/cpuinfo (None: the file cannot be read)."""
+    import io
+
+    def install(text):
+        def fake_open(path, *args, **kwargs):
+            assert path == "/proc/cpuinfo"
+            if text is None:
+                raise FileNotFoundError(path)
+            return io.StringIO(text)
+
+        monkeypatch.setattr(prec, "open", fake_open, raising=False)  # shadows the builtin in that module
+        prec.cpu_has_native_bf16.cache_clear()
+
+    yield install
+    prec.cpu_has_native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize("cpuinfo, native, auto", [
+    (AVX2_ONLY_CPUINFO, False, "fp32"),
+    (AVX512_BF16_CPUINFO, True, "bf16"),
+    (AMX_CPUINFO, True, "bf16"),
+    (BF16_ONLY_IN_BUGS_CPUINFO, False, "fp32"),
+    (None, False, "fp32"),  # no /proc/cpuinfo (macOS, Windows)
+])
+def test_cpu_bf16_detection_and_auto_on_each_kind_of_cpu(fake_cpuinfo, cpuinfo, native, auto):
+    fake_cpuinfo(cpuinfo)
+    assert prec.cpu_has_native_bf16() is native
+    assert prec.resolve_precision("auto", "cpu").name == auto
+    assert prec.resolve_training_precision("auto", "cpu", 64 * 64).name == auto
+    assert prec.resolve_training_precision("auto", "cpu", 32 * 32).name == "fp32"  # small images: fp32 anyway
+    assert prec.resolve_precision("bf16", "cpu").name == "bf16"  # asked for: obeyed on every CPU
 
 
 def test_bf16_autocast_on_cpu():

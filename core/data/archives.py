@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import os
 import re
 import stat
 import tarfile
@@ -39,6 +40,7 @@ _CHUNK = MIB
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_MAX_NAME_BYTES = 255  # one path component, on every common file system
 
 
 def _refuse(archive: Path, reason: str, hint: str | None = None) -> errors.ModuleError:
@@ -82,6 +84,8 @@ def safe_member_path(archive: Path, name: str) -> PurePosixPath | None:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise _refuse(archive, f"entry {name!r} points outside the archive folder")
+    if any(len(os.fsencode(part)) > _MAX_NAME_BYTES for part in parts):
+        raise _refuse(archive, f"entry {name[:80]!r}... has a name longer than a file system allows")
     return PurePosixPath(*parts) if parts else None
 
 

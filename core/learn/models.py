@@ -8,7 +8,7 @@ UntrainedModelDirectory (output of ResNet / DenseNet)::
 
 ModelDirectory (output of Train PyTorch Model)::
 
-    _meta.yaml          type: ModelDirectory, model_type: torch_state_dict
+    _meta.yaml          type: ModelDirectory, model_type: torch_state_dict, sha256 of the four files below
     _model.pth          the state dict only, read back with ``torch.load(weights_only=True)``
     _config.json        the untrained config plus ``num_classes`` and ``input_size`` [C, H, W]
     _id_to_class.json   class names in class-id order
@@ -18,13 +18,15 @@ ModelDirectory (output of Train PyTorch Model)::
 Neither format holds pickled code: an architecture is rebuilt from its name by torchvision, so a
 model directory can come from anyone without running their code.
 
-Pretrained weights are never downloaded. They are read from the file torchvision itself would
-cache, ``<torch hub dir>/checkpoints/<torchvision file name>`` (``$TORCH_HOME/hub`` by default),
-or from an explicit weights path; when neither exists the error names the file to put where.
+Pretrained weights are read from an explicit weights path, or from the file torchvision itself
+would cache, ``<torch hub dir>/checkpoints/<torchvision file name>`` (``$TORCH_HOME/hub`` by
+default), which :mod:`visionblocks.learn.weights` downloads and checks when it is missing (unless
+downloads are off; then the error names the file to put where).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,16 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from visionblocks import errors, ports
+from visionblocks.learn import weights
 from visionblocks.ports import TRANSFORMS_FILE
+from visionblocks.units import MIB
 from visionblocks.learn.choices import DENSENET_ARCHITECTURES, FAMILIES, RESNET_ARCHITECTURES  # noqa: F401
 
 CONFIG_FILE = "_config.json"
 MODEL_FILE = "_model.pth"
 CLASSES_FILE = "_id_to_class.json"
+# The files whose SHA-256 a ModelDirectory records at save time and checks at load time.
+CHECKED_FILES = (MODEL_FILE, CONFIG_FILE, CLASSES_FILE, TRANSFORMS_FILE)
 MODEL_TYPE = "torch_state_dict"
 
-# The designer's "Pretrained = True" is torchvision's legacy ``pretrained=True``: IMAGENET1K_V1.
-PRETRAINED_WEIGHTS = "IMAGENET1K_V1"
+PRETRAINED_WEIGHTS = weights.PRETRAINED_WEIGHTS
 
 UNTRAINED_KEYS = ("family", "architecture", "pretrained", "weights_path", "zero_init_residual", "memory_efficient")
 
@@ -72,39 +77,33 @@ def family_of(architecture: str) -> str:
 
 def pretrained_file_name(architecture: str) -> str:
     """The file name torchvision caches ``architecture``'s ImageNet weights under."""
-    from torchvision.models import get_model_weights
-
-    return get_model_weights(architecture)[PRETRAINED_WEIGHTS].url.rsplit("/", 1)[-1]
+    return weights.weights_file(architecture).file_name
 
 
 def pretrained_path(config: dict) -> Path:
     """Where the pretrained weights of ``config`` are read from (whether or not they exist)."""
-    import torch
-
     if config.get("weights_path"):
         return Path(config["weights_path"]).expanduser()
-    return Path(torch.hub.get_dir()) / "checkpoints" / pretrained_file_name(config["architecture"])
+    return weights.cache_dir() / pretrained_file_name(config["architecture"])
 
 
 # Old torchvision DenseNet checkpoints name layers "norm.1"; the current modules say "norm1".
 _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
-def require_pretrained_file(config: dict) -> Path:
-    """The pretrained weights file of ``config``; CouldNotOpenFile (0048) saying which file to put
-    where when it is missing."""
+def require_pretrained_file(config: dict, progress=None) -> Path:
+    """The pretrained weights file of ``config``, downloaded into the torch hub cache when it is
+    missing there (see :func:`visionblocks.learn.weights.fetch`); CouldNotOpenFile (0048) when a
+    weights path does not exist, when downloads are off, or when the download fails."""
     path = pretrained_path(config)
-    if not path.is_file():
-        arch = config["architecture"]
-        if config.get("weights_path"):
-            where = f"The weights path {path} does not exist."
-            todo = f"Put the ImageNet weights of {arch} ({pretrained_file_name(arch)}) at {path}, or fix the weights path."
-        else:
-            where = f"Pretrained weights for {arch} were not found at {path}."
-            todo = (f"Copy {pretrained_file_name(arch)} (torchvision's {arch} {PRETRAINED_WEIGHTS} weights) to "
-                    f"{path}, set the weights path parameter to where the file is, or set Pretrained to false.")
-        raise errors.CouldNotOpenFileError(f"{where} visionblocks never downloads weights.", hint=todo)
-    return path
+    if path.is_file():
+        return path
+    arch = config["architecture"]
+    if config.get("weights_path"):
+        raise errors.CouldNotOpenFileError(
+            f"The weights path {path} does not exist.",
+            hint=f"Put the ImageNet weights of {arch} ({pretrained_file_name(arch)}) at {path}, or fix the weights path.")
+    return weights.fetch(arch, progress=progress)
 
 
 def _read_pretrained(config: dict) -> dict:
@@ -241,7 +240,8 @@ def save_trained(folder: str | Path, model, config: dict, classes: list[str], tr
     (folder / CLASSES_FILE).write_text(json.dumps(list(classes), indent=2, ensure_ascii=False), encoding="utf-8")
     (folder / TRANSFORMS_FILE).write_text(json.dumps(transform, indent=2), encoding="utf-8")
     ports.write_meta(folder, ports.MODEL_DIRECTORY, model_type=MODEL_TYPE, model=MODEL_FILE, config=CONFIG_FILE,
-                     id_to_class=CLASSES_FILE, transforms=TRANSFORMS_FILE, architecture=config["architecture"])
+                     id_to_class=CLASSES_FILE, transforms=TRANSFORMS_FILE, architecture=config["architecture"],
+                     sha256={name: file_sha256(folder / name) for name in CHECKED_FILES})
 
 
 def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
@@ -256,6 +256,7 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
             f"{folder} holds a model of type {model_type or 'unknown'}, not a PyTorch state dict; "
             "legacy pickled models are not loaded.",
             hint="Score classic models with Score Model; train image models with Train PyTorch Model.")
+    verify_checksums(folder, meta)
     config = _read_json(folder / CONFIG_FILE, folder)
     classes = _read_classes(folder)
     transform = _read_json(folder / TRANSFORMS_FILE, folder) if (folder / TRANSFORMS_FILE).is_file() else None
@@ -264,11 +265,7 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
     if transform is not None and not isinstance(transform, list):
         raise errors.InvalidModelDirectoryError(f"{folder / TRANSFORMS_FILE} is not a list of [op, args] pairs.")
     model_path = folder / meta.get("model", MODEL_FILE)
-    try:
-        state = torch.load(model_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickled code, truncation, missing file: all 0159
-        raise errors.InvalidModelDirectoryError(
-            f"{model_path} could not be loaded as a state dict (pickled code is never loaded): {exc}") from exc
+    state = _read_state_dict(model_path, torch)
     if not isinstance(state, dict):
         raise errors.InvalidModelDirectoryError(f"{model_path} does not hold a state dict.")
     try:
@@ -281,6 +278,59 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
             f"The weights in {model_path} do not fit {config['architecture']} with {len(classes)} classes: {problem}")
     model.to(device).eval()
     return TrainedModel(model, classes, transform, config)
+
+
+def _read_state_dict(path: Path, torch):
+    """The tensors of ``path``, read by torch's weights-only loader, or 0159 in visionblocks' words.
+    torch's own message would advise loading the file with ``weights_only=False``, which runs
+    whatever code the file holds: exactly what must never be done with a file from elsewhere."""
+    import pickle
+
+    if not path.is_file():
+        raise errors.InvalidModelDirectoryError(f"The model directory {path.parent} has no weights file {path.name}.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise errors.InvalidModelDirectoryError(
+            f"{path} holds Python objects other than tensors, so it was not loaded: a model file may hold "
+            "only a state dict of tensors, and visionblocks never runs code from a model file.",
+            hint="Use a ModelDirectory written by Train PyTorch Model; do not load this file elsewhere "
+                 "unless you trust who made it.") from None
+    except Exception as exc:  # noqa: BLE001 - truncation, a foreign format: torch raises several types
+        raise errors.InvalidModelDirectoryError(
+            f"{path} is not a readable PyTorch weights file ({type(exc).__name__}): it is damaged, "
+            "truncated or in another format.",
+            hint="Train the model again, or copy its ModelDirectory again from where it was made.") from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(MIB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksums(folder: Path, meta: dict) -> None:
+    """0159 when a file of the model changed since it was saved (the SHA-256 sums recorded in
+    ``_meta.yaml``). Directories saved before sums were recorded carry none and are not checked."""
+    recorded = meta.get("sha256")
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise errors.InvalidModelDirectoryError(f"{folder / ports.META_FILE} has a malformed sha256 entry.")
+    for name, expected in recorded.items():
+        path = folder / str(name)
+        if Path(str(name)).name != str(name):
+            raise errors.InvalidModelDirectoryError(f"{folder / ports.META_FILE} lists a checksum for {name!r}, "
+                                                    "which is not a file of the model directory.")
+        if not path.is_file():
+            raise errors.InvalidModelDirectoryError(f"The model directory {folder} has no {name}.")
+        if file_sha256(path) != expected:
+            raise errors.InvalidModelDirectoryError(
+                f"{path} was changed after the model was saved: its SHA-256 differs from the one recorded "
+                f"in {ports.META_FILE}. The model was not loaded.",
+                hint="Use an unmodified copy of the ModelDirectory, or train the model again.")
 
 
 def _read_classes(folder: Path) -> list[str]:

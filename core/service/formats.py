@@ -37,6 +37,7 @@ from visionblocks.dataframe import SCORED_LABELS, probability_column
 from visionblocks.service.problems import Rejected
 from visionblocks.service.schemas import ARRAY, DESIGNER, DESIGNER_OUTPUT, DesignerRequest, ScoreRequest
 
+JSON, MULTIPART, IMAGE = "json", "multipart", "image"  # body formats (a label of /metrics' request count)
 JSON_TYPES = ("application/json", "text/json")
 RAW_TYPES = ("application/octet-stream",)
 
@@ -63,20 +64,29 @@ class ParsedRequest:
 # -- parsing ---------------------------------------------------------------------------------------
 def parse_body(content_type: str | None, body: bytes) -> ParsedRequest:
     """The images of a request body (no decoding yet), or :class:`Rejected` saying what is wrong."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
     if not body:
         raise Rejected(errors.NullOrEmptyError("The request body is empty.",
                                                hint="Send JSON with base64 images, a multipart form or an image."))
-    if media == "multipart/form-data":
+    kind = body_format(content_type, body)
+    if kind == MULTIPART:
         return ParsedRequest(DESIGNER, parse_multipart(content_type, body))
-    if media in JSON_TYPES or media.endswith("+json"):
-        return parse_json(body)
-    if media.startswith("image/") or media in RAW_TYPES:
-        return ParsedRequest(DESIGNER, [ImageInput("The request body", body)])
-    # No or another type (curl's --data-binary says x-www-form-urlencoded): JSON starts with { or [.
-    if body.lstrip()[:1] in (b"{", b"["):
+    if kind == JSON:
         return parse_json(body)
     return ParsedRequest(DESIGNER, [ImageInput("The request body", body)])
+
+
+def body_format(content_type: str | None, body: bytes) -> str:
+    """What a body is — :data:`JSON`, :data:`MULTIPART` or :data:`IMAGE` (one raw image) — by its
+    Content-Type, else by its first byte."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
+        return MULTIPART
+    if media in JSON_TYPES or media.endswith("+json"):
+        return JSON
+    if media.startswith("image/") or media in RAW_TYPES:
+        return IMAGE
+    # No or another type (curl's --data-binary says x-www-form-urlencoded): JSON starts with { or [.
+    return JSON if body.lstrip()[:1] in (b"{", b"[") else IMAGE
 
 
 def parse_json(body: bytes) -> ParsedRequest:
@@ -86,6 +96,9 @@ def parse_json(body: bytes) -> ParsedRequest:
         request = _SCORE_REQUEST.validate_json(body)
     except ValidationError as exc:
         raise Rejected(designer_error(exc.errors(include_url=False)[0])) from None
+    except RecursionError:  # a parser without its own depth limit would end here: the client's body, not a bug
+        raise Rejected(errors.FileParsingFailedError("The request body nests too deeply to be parsed.",
+                                                     hint="Send the documented JSON shapes.")) from None
     if isinstance(request, DesignerRequest):
         name, rows = request.rows
         return ParsedRequest(DESIGNER, [_row_image(row, f"Inputs.{name}[{i}]") for i, row in enumerate(rows)])

@@ -222,6 +222,14 @@ class Metadata(BaseModel):
     batching: Batching
 
 
+# /metrics answers Prometheus text, not a model: its OpenAPI entry says so by hand.
+PROMETHEUS_RESPONSE = {
+    "description": "The metrics in the Prometheus text format 0.0.4 (OpenMetrics when the Accept header "
+                   "asks for application/openmetrics-text); /metrics.json has a JSON summary.",
+    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+}
+
+
 class LatencyPercentiles(BaseModel):
     p50: float | None
     p95: float | None

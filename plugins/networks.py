@@ -21,8 +21,9 @@ _OUTPUT = Port("untrained_model", ports.UNTRAINED_MODEL_DIRECTORY, "Untrained mo
 def _pretrained_param() -> Param:
     return Param("pretrained", "bool", "Pretrained",
                  "Start from weights trained on ImageNet and fine-tune them, instead of starting from random "
-                 "weights. The weights file is read from the local torch hub cache or the weights path; it is "
-                 "never downloaded.", default=True)
+                 "weights. The weights file is read from the weights path, or from the local torch hub cache, "
+                 "where it is downloaded and checked the first time unless downloads are turned off.",
+                 default=True)
 
 
 def _weights_path_param() -> Param:
@@ -36,8 +37,8 @@ def _write(ctx, config: dict) -> None:
     from visionblocks.learn import models
 
     if config["pretrained"]:
-        # Fail here, at the first module, rather than after the data has been prepared.
-        models.require_pretrained_file(config)
+        # Fetch (or fail) here, at the first module, rather than after the data has been prepared.
+        models.require_pretrained_file(config, ctx.progress)
     models.save_untrained(ctx.outputs["untrained_model"], config)
     weights = f"ImageNet weights from {models.pretrained_path(config)}" if config["pretrained"] else "random weights"
     ctx.progress.log(f"{config['architecture']} with {weights}")
@@ -73,9 +74,13 @@ _EXAMPLE = '''Create an untrained `{arch}` model that will learn from random wei
 ```
 '''
 
-_OFFLINE_NOTE = ("visionblocks never downloads weights. With Pretrained on, it reads the file torchvision would "
-                 "have cached, for example `$TORCH_HOME/hub/checkpoints/{file}` for {arch}, or the file given "
-                 "as Weights path; when the file is missing, the error names the exact path to put it at.")
+_OFFLINE_NOTE = ("With Pretrained on, the weights are read from the file given as Weights path, or from the file "
+                 "torchvision caches, for example `$TORCH_HOME/hub/checkpoints/{file}` for {arch}. When that "
+                 "file is missing, it is downloaded from torchvision's address, or from the mirror that "
+                 "`VISIONBLOCKS_WEIGHTS_MIRROR` names, and kept only when its SHA-256 matches the hash in its "
+                 "name. With `VISIONBLOCKS_OFFLINE=1` nothing is downloaded and the error names the exact path "
+                 "to put the file at; see [Pretrained weights, mirrors and offline machines]"
+                 "(../pretrained-weights.md).")
 _WEIGHTS_NOTE = ("Pretrained means torchvision's IMAGENET1K_V1 weights, the ones the designer's `pretrained=True` "
                  "loaded.")
 
@@ -97,7 +102,8 @@ RESNET = ModuleSpec(
         "In Model name, choose the variant, for example resnet18 for a small, fast model or "
         "resnext101_32x8d for the most accurate one.",
         "Turn Pretrained on to fine-tune ImageNet weights, which needs much less data, or off to train from "
-        "random weights. With Pretrained on, make sure the weights file is on this machine.",
+        "random weights. With Pretrained on, the weights are downloaded the first time unless this machine is "
+        "offline; then put the weights file on this machine first.",
         "Optionally turn on Zero init residual.",
         "Connect the Untrained model output to the first input of Train PyTorch Model.",
     ),
@@ -117,7 +123,7 @@ RESNET = ModuleSpec(
     notes=(
         _OFFLINE_NOTE.format(file="resnet18-f37072fd.pth", arch="resnet18"),
         _WEIGHTS_NOTE,
-        "A missing weights file is reported when this module runs, not only later during training.",
+        "Missing weights are downloaded, or reported, when this module runs, not only later during training.",
     ),
     run=run_resnet,
 )
@@ -139,7 +145,8 @@ DENSENET = ModuleSpec(
         "Add the DenseNet module to your pipeline.",
         "In Model name, choose the variant: densenet121 is the smallest, densenet201 the deepest.",
         "Turn Pretrained on to fine-tune ImageNet weights, or off to train from random weights. With "
-        "Pretrained on, make sure the weights file is on this machine.",
+        "Pretrained on, the weights are downloaded the first time unless this machine is offline; then put "
+        "the weights file on this machine first.",
         "Turn Memory efficient on when training runs out of memory; training is then slower.",
         "Connect the Untrained model output to the first input of Train PyTorch Model.",
     ),
@@ -159,7 +166,7 @@ DENSENET = ModuleSpec(
     notes=(
         _OFFLINE_NOTE.format(file="densenet121-a639ec97.pth", arch="densenet121"),
         _WEIGHTS_NOTE,
-        "A missing weights file is reported when this module runs, not only later during training.",
+        "Missing weights are downloaded, or reported, when this module runs, not only later during training.",
     ),
     run=run_densenet,
 )

@@ -1,4 +1,10 @@
-"""Built-in plugin: Train PyTorch Model."""
+"""Built-in plugin: Train PyTorch Model and Train Linear Image Classifier.
+
+Both take an untrained model and labeled image directories and write a ModelDirectory; the first
+fine-tunes the whole network, the second fits a linear classifier on the frozen network's
+features (cvtk's "DNN or SVM as classifier" choice, as two modules: each page then lists only
+parameters that apply).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pathlib import Path
 import visionblocks
 from visionblocks import errors, ports
 from visionblocks.device import launch
-from visionblocks.learn.choices import PRECISIONS
+from visionblocks.learn.choices import LINEAR_CLASSIFIERS, PRECISIONS
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CHECKPOINTS = ".checkpoints"
@@ -29,9 +35,10 @@ def run_train(ctx) -> None:
     job = launch()
     key = run_fingerprint(cfg, untrained, train_dir, val_dir, job.world_size)
     cfg.checkpoint_dir = Path(ctx.run_dir or Path(out).parent) / CHECKPOINTS / key
-    train(cfg, untrained, train_dir, val_dir, out, ctx.device, ctx.progress)
+    train(cfg, untrained, train_dir, val_dir, out, ctx.device, ctx.progress, ctx.log_metrics)
     if job.rank == 0:  # the only process that writes checkpoints
         _remove_if_empty(cfg.checkpoint_dir)
+    ctx.log_artifact(out, "model")  # run tracking keeps the model (MLflow: as a pyfunc model)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -175,9 +182,144 @@ TRAIN = ModuleSpec(
         "would emulate bfloat16 slower than they compute in 32 bits, so auto uses fp32 there.",
     ),
     run=run_train,
+    distributed=True,
+)
+
+
+def run_linear(ctx) -> None:
+    from visionblocks.learn import models
+    from visionblocks.learn.linear import LinearConfig, train_linear
+
+    p = ctx.params
+    cfg = LinearConfig(classifier=p["classifier"], c=p["c"], batch_size=p["batch_size"], seed=p["random_seed"],
+                       precision=p["precision"])
+    untrained = models.load_untrained(ctx.inputs["untrained_model"])
+    train_linear(cfg, untrained, ctx.inputs["training_dataset"], ctx.inputs["validation_dataset"],
+                 ctx.outputs["trained_model"], ctx.device, ctx.progress)
+
+
+_LINEAR_EXAMPLE = '''Fit a logistic regression on the features of a small ResNet for a few of the bundled digits. The
+network keeps random weights here so that the example needs no download; with real photographs, use
+pretrained weights:
+
+```python
+>>> import tempfile
+>>> from pathlib import Path
+>>> import pandas as pd
+>>> import visionblocks as vb
+>>> from visionblocks.datasets import write_digits
+>>> work = Path(tempfile.mkdtemp())
+>>> raw = write_digits(work / "raw", size=16, per_class=4)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=work / "convert")
+>>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=work / "resnet")
+>>> trained = vb.run_module(
+...     "train-linear-image-classifier",
+...     inputs={"untrained_model": resnet.outputs["untrained_model"],
+...             "training_dataset": images.outputs["output_image_directory"]},
+...     params={"classifier": "logistic_regression"},
+...     out=work / "train")
+>>> model_dir = trained.outputs["trained_model"]
+>>> sorted(p.name for p in model_dir.iterdir())
+['_config.json', '_id_to_class.json', '_meta.yaml', '_model.pth', '_transforms.json', 'metrics.csv']
+>>> metrics = pd.read_csv(model_dir / "metrics.csv")
+>>> metrics.loc[0, "classifier"], metrics.loc[0, "calibrated_on"]
+('logistic_regression', 'cross-validation')
+
+```
+'''
+
+LINEAR = ModuleSpec(
+    id="train-linear-image-classifier",
+    name="Train Linear Image Classifier",
+    category="Model Training / Train",
+    summary="Trains a linear classifier on the features of a frozen ResNet or DenseNet, in seconds on a CPU.",
+    description=(
+        "Train Linear Image Classifier keeps the network of an untrained model from the ResNet or DenseNet "
+        "module as it is and trains only a new last layer. Every training and validation image goes once "
+        "through the network, which turns it into a vector of features (512 numbers for resnet18, 2048 for "
+        "resnet50). A logistic regression or a linear support vector machine from scikit-learn is then fitted "
+        "on the standardized features, and its scores are calibrated with one temperature so that the "
+        "probabilities it gives are reliable. Standardization, classifier and temperature together are one "
+        "linear function of the features, so they become the weights of the network's last layer: the output "
+        "is a trained model like the one Train PyTorch Model writes, and Score Image Model, Evaluate Model "
+        "and the web service use it unchanged. This is much faster than fine-tuning the whole network and "
+        "needs fewer images, but it can only use the features the network already computes, so it works best "
+        "with pretrained weights and images that resemble ImageNet photographs."
+    ),
+    steps=(
+        "Add a ResNet or DenseNet module, usually with Pretrained on, and connect its output to the Untrained "
+        "model input.",
+        "Connect a labeled image directory to the Training dataset input. Its image transformation is applied "
+        "in inference mode: random augmentation steps are left out, because each image is seen once.",
+        "Optionally connect a second labeled image directory with the same classes to the Validation dataset "
+        "input; the probabilities are then calibrated on it and its accuracy and log loss are recorded.",
+        "Choose the Classifier and run the pipeline. Connect the Trained model output to Score Image Model.",
+    ),
+    inputs=(
+        Port("untrained_model", ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model",
+             "The network whose features are used, from the ResNet or DenseNet module."),
+        Port("training_dataset", ports.IMAGE_DIRECTORY, "Training dataset",
+             "A labeled image directory to learn from, with at least one image of every class."),
+        Port("validation_dataset", ports.IMAGE_DIRECTORY, "Validation dataset",
+             "An optional labeled image directory with the same classes, used to calibrate the probabilities.",
+             optional=True),
+    ),
+    outputs=(
+        Port("trained_model", ports.MODEL_DIRECTORY, "Trained model",
+             "The network with the classifier as its last layer, the class names, the image transformation of "
+             "the training data and the metrics of the fit."),
+    ),
+    params=(
+        Param("classifier", "enum", "Classifier",
+              "The linear model fitted on the features: logistic_regression (multinomial logistic regression) or "
+              "linear_svm (linear support vector machine, scikit-learn's LinearSVC, as in the 2018 Computer "
+              "Vision package).", default="logistic_regression", choices=LINEAR_CLASSIFIERS),
+        Param("c", "float", "C",
+              "Inverse of the regularization strength: smaller values keep the weights smaller and fit the "
+              "training images less closely. The features are standardized first, so the default suits most "
+              "networks.", default=1.0, min=0, min_exclusive=True),
+        Param("batch_size", "int", "Batch size",
+              "How many images go through the network together while the features are computed.",
+              default=32, min=0, min_exclusive=True),
+        Param("random_seed", "int", "Random seed",
+              "Seed of the network's weights when it starts from random ones, of the folds used for calibration "
+              "without a validation dataset, and of the linear support vector machine.", default=1),
+        Param("precision", "enum", "Precision",
+              "The number format of the network while it computes the features. auto uses bfloat16 mixed "
+              "precision where the hardware runs it natively and 32-bit floats elsewhere; fp16 needs a CUDA GPU. "
+              "The classifier itself is always fitted in 64-bit floats.",
+              default="auto", choices=PRECISIONS),
+    ),
+    results=(
+        ("metrics.csv", "One row: the classifier, C, the log loss and accuracy on the training images and, with a "
+                        "validation dataset, on the validation images (with the log loss before calibration), the "
+                        "temperature and what it was fitted on, whether the solver converged, the number of features "
+                        "and the seconds spent computing the features and fitting."),
+    ),
+    errors=(errors.InvalidModelDirectoryError, errors.NotLabeledDatasetError, errors.InvalidDatasetError,
+            errors.TooFewRowsInDatasetError, errors.CouldNotOpenFileError, errors.GreaterThanError,
+            errors.NotInRangeValueError, errors.ParameterParsingError, errors.FailedToCompleteOperationError),
+    related=("resnet", "densenet", "train-pytorch-model", "score-image-model"),
+    examples=(_LINEAR_EXAMPLE,),
+    notes=(
+        "The designer has no such module; it follows the 2018 Computer Vision package, which could train "
+        "either the network or a linear support vector machine on the network's features. visionblocks also "
+        "offers logistic regression, and calibrates both, so that the scored probabilities are real "
+        "probabilities rather than rescaled margins.",
+        "Calibration: the temperature is fitted on the validation dataset when one is connected, otherwise on "
+        "out-of-fold scores of the training images (five-fold cross-validation, fewer folds for classes with "
+        "fewer images); `calibrated_on` in metrics.csv says which. A temperature changes how sure the model "
+        "is, never which class it predicts, and it is kept only when it lowers the log loss.",
+        "The features are computed in eval mode, as when scoring, and kept in memory: one pass over the "
+        "images, whatever the classifier.",
+        "Unlike Train PyTorch Model, this module runs in one process; under torchrun every process would "
+        "compute the same features.",
+    ),
+    run=run_linear,
 )
 
 
 @visionblocks.hookimpl
 def visionblocks_register_modules(register):
     register(TRAIN)
+    register(LINEAR)

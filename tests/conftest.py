@@ -10,6 +10,9 @@ import visionblocks.plugin_host as plugin_host
 HERE = Path(__file__).parent
 REPO = HERE.parent
 os.environ.setdefault("VISIONBLOCKS_QUIET", "1")
+# No test reaches the internet: a missing pretrained weights file is an error, never a download.
+# tests/test_weights.py turns downloads on against its own server on 127.0.0.1.
+os.environ["VISIONBLOCKS_OFFLINE"] = "1"
 
 
 def install_fake_dist(site: Path, module_file: Path, dist: str = "toy-plugin", ep_name: str = "toy") -> Path:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from visionblocks.learn.choices import PRECISIONS
+from visionblocks.learn.choices import PRECISIONS, RUNTIMES
 from visionblocks.service import settings
 from visionblocks.service.settings import Batching, Limits
 from visionblocks.units import MIB
 
 KEY_ENV = "VISIONBLOCKS_KEY"
+BATCH_SIZE = 64  # ``score MODEL_DIR``'s images per batch, Score Image Model's default
 
 
 def add_commands(sub) -> None:
@@ -34,6 +35,9 @@ def _add_serve(sub) -> None:
                    help=f"require Authorization: Bearer KEY (default: ${KEY_ENV}, else no key)")
     p.add_argument("--device", help="auto (default), cpu, cuda or mps")
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--runtime", default="torch", choices=RUNTIMES,
+                   help="torch (default), or onnx: onnxruntime on MODEL_DIR's ONNX export "
+                        "(a `visionblocks export` folder, or a ModelDirectory exported at start)")
     p.add_argument("--top-k", type=int, default=settings.TOP_K,
                    help="classes listed in top_k when the request does not say (default: %(default)s)")
     p.add_argument("--max-batch", type=int, default=batching.max_batch,
@@ -55,12 +59,22 @@ def _add_serve(sub) -> None:
 
 
 def _add_score(sub) -> None:
-    p = sub.add_parser("score", help="score image files with a running service")
-    p.add_argument("url", help="the service's address, e.g. http://127.0.0.1:8000")
-    p.add_argument("images", nargs="+", type=Path, help="image files")
-    p.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"the service key (default: ${KEY_ENV})")
-    p.add_argument("--top-k", type=int, help="how many classes to list per image")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p = sub.add_parser("score", help="score images: a folder or archive with a model directory, or files with a "
+                                     "running service")
+    p.add_argument("target", help="a ModelDirectory (scores here), or a running service's address, "
+                                  "e.g. http://127.0.0.1:8000")
+    p.add_argument("images", nargs="+", type=Path,
+                   help="with a ModelDirectory: one folder or archive of images (or an ImageDirectory); "
+                        "with a service: image files")
+    p.add_argument("--out", type=Path, help="write the rows to this .parquet or .csv file (required with a "
+                                            "ModelDirectory; with a service the rows are printed otherwise)")
+    p.add_argument("--device", help="with a ModelDirectory: auto (default), cpu, cuda or mps")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="with a ModelDirectory: auto (default), or fp32 for the same probabilities on every machine")
+    p.add_argument("--batch-size", type=int, help=f"with a ModelDirectory: images per batch (default: {BATCH_SIZE})")
+    p.add_argument("--key", help=f"with a service: the service key (default: ${KEY_ENV})")
+    p.add_argument("--top-k", type=int, help="with a service: how many classes to list per image")
+    p.add_argument("--json", action="store_true", help="with a service: print the rows as JSON")
     p.set_defaults(func=cmd_score)
 
 
@@ -80,11 +94,11 @@ def _add_loadtest(sub) -> None:
 
 
 def cmd_serve(args) -> None:
-    from visionblocks.learn.score import Scorer
+    from visionblocks.learn.onnx_runtime import make_scorer
     from visionblocks.service.app import create_app, run
 
     limits, batching = settings_from_args(args)
-    scorer = Scorer(args.model_dir, args.device, args.precision, batch_size=args.max_batch)
+    scorer = make_scorer(args.runtime, args.model_dir, args.device, args.precision, batch_size=args.max_batch)
     print(f"visionblocks: loaded {scorer!r}; key {'required' if args.key else 'not required'}", flush=True)
     run(create_app(scorer, limits, batching, key=args.key, top_k=args.top_k), args.host, args.port,
         args.log_level, args.access_log)
@@ -98,17 +112,63 @@ def settings_from_args(args) -> tuple[Limits, Batching]:
 
 
 def cmd_score(args) -> None:
+    """``score URL FILE...`` asks a running service; ``score MODEL_DIR FOLDER_OR_ARCHIVE`` scores here."""
+    from visionblocks import errors
+    from visionblocks.service.batch_score import output_format
+
+    if args.out is not None:
+        output_format(args.out)  # a wrong suffix fails before any work
+    service = is_service_address(args.target)
+    _refuse_options(args, _LOCAL_OPTIONS if service else _SERVICE_OPTIONS,
+                    "a service address" if service else "a model directory")
+    if service:
+        return _score_with_service(args)
+    if args.out is None:
+        raise errors.NullOrEmptyError("Scoring with a model directory needs --out, the .parquet or .csv file to write.")
+    if len(args.images) != 1:
+        raise errors.ParameterParsingError(
+            f"Scoring with a model directory takes one folder or archive of images, not {len(args.images)} paths.",
+            hint="Put the images in one folder, or send files to a running service: visionblocks score URL FILE...")
+    from visionblocks.service.batch_score import score_folder
+
+    score_folder(Path(args.target), args.images[0], args.out, device=args.device, precision=args.precision or "auto",
+                 batch_size=args.batch_size or BATCH_SIZE)
+
+
+def is_service_address(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+# The options that only one form of ``score`` reads: giving one to the other form is an error.
+_LOCAL_OPTIONS = ("device", "precision", "batch_size")
+_SERVICE_OPTIONS = ("key", "top_k", "json")
+
+
+def _refuse_options(args, names: tuple[str, ...], form: str) -> None:
+    from visionblocks import errors
+
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
+    if given:
+        raise errors.ParameterParsingError(f"{', '.join(given)} cannot be used when scoring with {form}.")
+
+
+def _score_with_service(args) -> None:
     from visionblocks.cli import print_json
     from visionblocks.service.client import Client
 
-    with Client(args.url, args.key) as client:
+    with Client(args.target, args.key or os.environ.get(KEY_ENV)) as client:
         rows = client.score(args.images, args.top_k)
-    if args.json:
+    if args.out:
+        from visionblocks.service.batch_score import write_rows
+
+        write_rows([{"file": str(path), **{k: v for k, v in row.items() if k != "top_k"}}
+                    for path, row in zip(args.images, rows)], args.out)
+    elif args.json:
         print_json([{"file": str(path), **row} for path, row in zip(args.images, rows)])
-        return
-    for path, row in zip(args.images, rows):
-        ranked = ", ".join(f"{entry['label']} {entry['probability']:.4f}" for entry in row["top_k"])
-        print(f"{path}: {row['Scored Labels']} ({ranked})")
+    else:
+        for path, row in zip(args.images, rows):
+            ranked = ", ".join(f"{entry['label']} {entry['probability']:.4f}" for entry in row["top_k"])
+            print(f"{path}: {row['Scored Labels']} ({ranked})")
 
 
 def cmd_loadtest(args) -> None:

@@ -74,7 +74,7 @@ def start(model: Path, max_batch: int, log: Path) -> tuple[subprocess.Popen, str
 
 
 def batch_sizes(url: str) -> dict[int, int]:
-    return {int(k): v for k, v in httpx.get(f"{url}/metrics", timeout=30).json()["batch_sizes"].items()}
+    return {int(k): v for k, v in httpx.get(f"{url}/metrics.json", timeout=30).json()["batch_sizes"].items()}
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "visionblocks.commands",
     "visionblocks.docs.commands",
     "visionblocks.evaluation.commands",
+    "visionblocks.learn.commands",
     "visionblocks.service.commands",
 )
 

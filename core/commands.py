@@ -7,6 +7,7 @@ from pathlib import Path
 
 from visionblocks.cli import _key_value, print_json
 from visionblocks.device import CHOICES as DEVICE_CHOICES
+from visionblocks.messages import LANGUAGES
 
 
 def add_commands(sub) -> None:
@@ -23,6 +24,16 @@ def add_commands(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<pipeline name>)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
     p.add_argument("--force", action="store_true", help="rerun every node, ignoring cached outputs")
+    p.add_argument("--lang", choices=LANGUAGES, default=None,
+                   help="language of what modules write for people, e.g. Evaluate Model's report (default: the "
+                        "pipeline's language line, else en)")
+    p.add_argument("--tracking", nargs="?", const="", default=None, metavar="URI_OR_PATH",
+                   help="record the run in MLflow: a tracking URI, an SQLite file or folder; alone: mlflow.db "
+                        "beside the run folder (default: the pipeline's tracking line, else MLFLOW_TRACKING_URI)")
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="write TensorBoard event files under DIR/<run folder name>/ (default: each node's folder)")
+    p.add_argument("--explain", "--dry-run", dest="explain", action="store_true",
+                   help="run nothing: say which nodes would be reused or rerun, and why")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("module", help="run one module on its own")
@@ -74,10 +85,26 @@ def cmd_run(args) -> None:
 
     pipeline = Pipeline.load(args.pipeline)
     out = args.out or Path("runs") / pipeline.name
-    log = pipeline.run(out, force=args.force, device=args.device)
+    settings = pipeline.settings(args.lang, args.tracking, args.tensorboard)
+    if args.explain:
+        explain_run(pipeline, out, args.force, settings)
+        return
+    log = pipeline.run(out, force=args.force, device=args.device, settings=settings)
+    if log.get("rank", 0) != 0:  # under torchrun, rank 0 reports for the job
+        return
     for node in log["nodes"]:
-        print(f"{node['id']:<20} {node['status']:<7} {node['seconds']:>8.2f}s  {node['module']}")
+        why = "; ".join(reason["text"] for reason in node["reasons"])
+        print(f"{node['id']:<20} {node['status']:<7} {node['seconds']:>8.2f}s  {node['module']}  ({why})")
     print(f"Run folder: {out}  (log: {out / RUN_LOG})")
+
+
+def explain_run(pipeline, out: Path, force: bool, settings=None) -> None:
+    """Print what ``run`` would do in ``out``: one line per node, reuse or rerun and why."""
+    decisions = pipeline.explain(out, force=force, settings=settings)
+    for decision in decisions:
+        print(f"{decision.node:<20} {decision.status:<6} {decision.why}")
+    reruns = sum(not decision.reuse for decision in decisions)
+    print(f"Nothing was run: {reruns} of {len(decisions)} nodes would rerun in {out}.")
 
 
 def cmd_module_run(args) -> None:

@@ -114,6 +114,9 @@ class ModuleSpec:
     examples: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     sections: tuple[tuple[str, str], ...] = ()
+    # True when every torchrun process takes part in ``run`` (training, scoring); a pipeline under
+    # torchrun runs the other modules on rank 0 only.
+    distributed: bool = False
     plugin: str = ""  # filled in by the registry: which plugin registered it
 
     def __post_init__(self):

@@ -11,26 +11,35 @@ from pathlib import Path
 
 import visionblocks
 from visionblocks import errors, ports
-from visionblocks.learn.choices import PRECISIONS
+from visionblocks.learn.choices import PRECISIONS, RUNTIMES
+from visionblocks.messages import LANGUAGES
 from visionblocks.spec import ModuleSpec, Param, Port
 
 CATEGORY = "Model Scoring & Evaluation"
+AUTO_LANGUAGE = "auto"  # Evaluate Model's report: the run's language
 
 
 # -- Score Image Model ----------------------------------------------------------------------------
 def run_score(ctx) -> None:
     from visionblocks.imagedir import ImageDirectory
-    from visionblocks.learn.score import Scorer, score_directory
+    from visionblocks.learn.distributed import process_group
+    from visionblocks.learn.onnx_runtime import make_scorer
+    from visionblocks.learn.score import score_directory
+    from visionblocks.progress import Progress
 
     p = ctx.params
-    scorer = Scorer(ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
-    directory = ImageDirectory.load(ctx.inputs["dataset"], "Dataset")
-    how = "its own transformation" if directory.transform else "the model's transformation for inference"
-    ctx.progress.log(f"{scorer.config.get('architecture')} with {len(scorer.classes)} classes on {scorer.device}, "
-                     f"{scorer.precision.reason}; {len(directory)} images through {how}")
-    summary = score_directory(scorer, directory, ctx.outputs["scored_dataset"], p["batch_size"], ctx.progress)
-    ctx.progress.log(f"scored {summary.rows} images in {summary.seconds:.1f} s "
-                     f"({summary.images_per_second:.1f} images/s)")
+    # Under torchrun every rank joins first: the model and images are read once rank 0 has them.
+    with process_group(ctx.device) as job:
+        progress = ctx.progress if job.rank == 0 else Progress(quiet=True)
+        scorer = make_scorer(p["runtime"], ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
+        directory = ImageDirectory.load(ctx.inputs["dataset"], "Dataset")
+        how = "its own transformation" if directory.transform else "the model's transformation for inference"
+        where = f"{job.world_size} processes" if job.distributed else str(scorer.device)
+        progress.log(f"{scorer.config.get('architecture')} with {len(scorer.classes)} classes through {p['runtime']} "
+                     f"on {where}, {scorer.precision.reason}; {len(directory)} images through {how}")
+        summary = score_directory(scorer, directory, ctx.outputs["scored_dataset"], p["batch_size"], progress)
+    progress.log(f"scored {summary.rows} images in {summary.seconds:.1f} s "
+                 f"({summary.images_per_second:.1f} images/s)")
 
 
 _SCORE_EXAMPLE = '''Train a small ResNet for one epoch on a few of the bundled digits, then score images with it:
@@ -90,7 +99,7 @@ SCORE = ModuleSpec(
         "Connect the images to score to the Dataset input, usually the test images after Apply Image "
         "Transformation with a transformation for inference. Labeled images give a label column that Evaluate "
         "Model can compare with the predictions.",
-        "Optionally change Precision and Batch size.",
+        "Optionally change Precision, Batch size and Runtime.",
         "Run the pipeline, then connect the Scored dataset output to Evaluate Model.",
     ),
     inputs=(
@@ -112,6 +121,11 @@ SCORE = ModuleSpec(
         Param("batch_size", "int", "Batch size",
               "How many images are scored together. Larger batches are faster until memory runs out.",
               default=64, min=0, min_exclusive=True),
+        Param("runtime", "enum", "Runtime",
+              "What runs the model. torch runs it with PyTorch. onnx runs its ONNX export with onnxruntime, in "
+              "32-bit floats: either a folder written by visionblocks export, or a trained model that is exported "
+              "first. The onnx runtime needs the onnx extra (pip install visionblocks[onnx]) and takes Precision "
+              "auto or fp32.", default="torch", choices=RUNTIMES),
     ),
     results=(
         ("identifier", "The id of the image in the image directory."),
@@ -122,7 +136,7 @@ SCORE = ModuleSpec(
     ),
     errors=(errors.InvalidModelDirectoryError, errors.InvalidDatasetError, errors.NullOrEmptyError,
             errors.CouldNotOpenFileError, errors.InvalidTransformationDirectoryError, errors.NotInRangeValueError,
-            errors.GreaterThanError, errors.ParameterParsingError),
+            errors.GreaterThanError, errors.ParameterParsingError, errors.FailedToCompleteOperationError),
     related=("train-pytorch-model", "apply-image-transformation", "evaluate-model"),
     examples=(_SCORE_EXAMPLE,),
     sections=(
@@ -135,14 +149,28 @@ SCORE = ModuleSpec(
          "service that scores images sent to it, with the same transformation and the same columns as this "
          "module. [Publish as a web service](../web-service.md) shows how to start it, send images in the "
          "designer's request format or as files, protect it with a key and stop it."),
+        ("Scoring a folder in one command",
+         "`visionblocks score MODEL_DIR FOLDER_OR_ARCHIVE --out scores.parquet` does the work of a pipeline of "
+         "Convert to Image Directory and this module: it converts the folder or archive of images (an image "
+         "directory is used as it is), scores the images in batches through the model's transformation for "
+         "inference, and writes the rows to a Parquet file, or to a CSV file when the name ends in `.csv`. The "
+         "rows are the ones this module writes, with one more column, `file`: where the image was in the folder "
+         "or archive. `--precision`, `--device` and `--batch-size` work like the module's parameters; with "
+         "`--precision fp32` the probabilities are the same as this module's in fp32. Given the address of a "
+         "running service instead of a model directory, `visionblocks score URL FILE...` sends the image files "
+         "to the service and prints their rows, or writes them with `--out`."),
     ),
     notes=(
-        "The designer's Score Image Model has no parameters. visionblocks adds Precision and Batch size.",
+        "The designer's Score Image Model has no parameters. visionblocks adds Precision, Batch size and Runtime.",
+        "Under torchrun every process scores an equal share of the images, in whole batches, and the first process "
+        "writes one scored dataset in the original image order, with the same numbers as a single process. "
+        "[Scaling out](../scaling-out.md) shows how.",
         "The output is also a valid input for a later run: its metadata names the label column, the score "
         "columns, the model and the scored image directory.",
         "On a CUDA GPU scoring uses the channels-last memory layout, pinned memory and asynchronous copies.",
     ),
     run=run_score,
+    distributed=True,
 )
 
 
@@ -152,10 +180,18 @@ def run_evaluate(ctx) -> None:
     from visionblocks.evaluation.results import summary_line, write_evaluation_results
 
     out = Path(ctx.outputs["evaluation_results"])
+    lang = ctx.params["report_language"]
     evaluations = write_evaluation_results(out, ctx.inputs["scored_dataset"],
-                                           ctx.inputs.get("scored_dataset_to_compare"))
+                                           ctx.inputs.get("scored_dataset_to_compare"),
+                                           ctx.language if lang == AUTO_LANGUAGE else lang)
     for evaluation in evaluations:
         ctx.progress.log(summary_line(evaluation))
+    # For run tracking: the first input's metrics by their names, the second's with "compare_" in front.
+    ctx.log_metrics({prefix + name: value for evaluation, prefix in zip(evaluations, ("", "compare_"))
+                     for name, value in evaluation.metrics.items()}, scope="result")
+    for path in sorted(out.glob("*.png")):
+        ctx.log_artifact(path, "chart")
+    ctx.log_artifact(out / REPORT_FILE, "report")
     # ``out`` is a temporary folder until the run succeeds; say where the report will stay.
     final = Path(ctx.run_dir) / "evaluation_results" if ctx.run_dir else out
     ctx.progress.log(f"report: {final / REPORT_FILE}")
@@ -222,6 +258,14 @@ EVALUATE = ModuleSpec(
         Port("evaluation_results", ports.DATAFRAME_DIRECTORY, "Evaluation results",
              "A table with one row of metrics per scored dataset, plus the charts, the confusion matrices and "
              "the report page."),
+    ),
+    params=(
+        Param("report_language", "enum", "Report language",
+              "The language of the report page and of the chart labels: headings and metric names are "
+              "translated and numbers are written in the language's notation, such as 0,9861 in Spanish. auto "
+              "uses the language of the pipeline run (the pipeline's language line or visionblocks run --lang), "
+              "and English when none is given.",
+              default=AUTO_LANGUAGE, choices=(AUTO_LANGUAGE, *LANGUAGES)),
     ),
     results=(
         ("Overall_Accuracy", "Multi-class: the share of images whose predicted class is the true class."),

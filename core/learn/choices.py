@@ -13,3 +13,11 @@ FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
 
 # auto = bf16 where the hardware runs it natively, else fp32 (see visionblocks.learn.precision).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Train Linear Image Classifier's models (see visionblocks.learn.linear).
+LINEAR_CLASSIFIERS = ("logistic_regression", "linear_svm")
+
+# What runs a trained model when scoring: PyTorch, or onnxruntime on its ONNX export (visionblocks.learn.onnx_runtime).
+RUNTIMES = ("torch", "onnx")
+# What `visionblocks export` writes (visionblocks.learn.export).
+EXPORT_FORMATS = ("onnx",)

@@ -21,8 +21,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from visionblocks.learn import models
-from visionblocks import ports
+from visionblocks.learn import distributed, models
+from visionblocks import errors, ports
 from visionblocks.learn import precision as prec
 from visionblocks.dataframe import DATA_FILE, IDENTIFIER_COLUMN, LABEL_COLUMN, SCORED_LABELS, probability_column
 from visionblocks.device import resolve_device
@@ -51,7 +51,9 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path, device=None, precision: str = "auto",
                  batch_size: int = DEFAULT_BATCH_SIZE):
-        self.device = torch.device(device) if isinstance(device, torch.device) else resolve_device(device)
+        device = torch.device(device) if isinstance(device, torch.device) else resolve_device(device)
+        self.device = distributed.local_device(device)
+        _refuse_onnx_export(model_dir)
         trained = models.load_trained(model_dir, self.device)
         self.model_dir = Path(model_dir)
         self.classes: list[str] = list(trained.classes)
@@ -138,6 +140,16 @@ def inference_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.to(memory_format=torch.channels_last)
 
 
+def _refuse_onnx_export(model_dir) -> None:
+    """An ONNX export is a ModelDirectory too, but PyTorch cannot load it: say which runtime can."""
+    from visionblocks.learn.export import is_onnx_export
+
+    if is_onnx_export(model_dir):
+        raise errors.InvalidModelDirectoryError(
+            f"{model_dir} holds an ONNX export, which the torch runtime cannot load.",
+            hint="Score it with runtime onnx (visionblocks serve --runtime onnx), or give the original ModelDirectory.")
+
+
 @dataclass
 class ScoreSummary:
     rows: int
@@ -163,13 +175,59 @@ def scoring_dataset(scorer: Scorer, directory: ImageDirectory) -> ImageDataset:
     return dataset
 
 
-def iter_scores(scorer: Scorer, dataset: ImageDataset, batch_size: int,
-                num_workers: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(dataset indices, probabilities)`` batch by batch, in the dataset's order."""
-    loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers,
+def iter_scores(scorer: Scorer, dataset: ImageDataset, batch_size: int, num_workers: int | None = None,
+                indices: range | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(dataset indices, probabilities)`` batch by batch, in the dataset's order
+    (only the images at ``indices`` when given)."""
+    loader = make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers, sampler=indices,
                          pin_memory=prec.pin_memory(scorer.device))
-    for images, _targets, indices in loader:
-        yield indices.numpy(), scorer.predict_tensors(images)
+    for images, _targets, batch_indices in loader:
+        yield batch_indices.numpy(), scorer.predict_tensors(images)
+
+
+class ScoredWriter:
+    """Writes the scored dataset's Parquet file one batch (one row group) at a time.
+
+    Columns: ``identifier`` (image id), ``label`` (only for a labeled directory), ``Scored Labels``
+    and one ``Scored Probabilities_<class>`` per class in class-id order.
+    """
+
+    def __init__(self, path: Path, directory: ImageDirectory, classes: list[str]):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa = pa
+        self.directory = directory
+        self.labeled = directory.labeled
+        self.classes = np.array(classes, dtype=object)
+        self.columns = [IDENTIFIER_COLUMN] + ([LABEL_COLUMN] if self.labeled else []) + [SCORED_LABELS] + \
+            [probability_column(c) for c in classes]
+        fields = [pa.field(IDENTIFIER_COLUMN, pa.int64())] + \
+            ([pa.field(LABEL_COLUMN, pa.string())] if self.labeled else []) + [pa.field(SCORED_LABELS, pa.string())] + \
+            [pa.field(probability_column(c), pa.float64()) for c in classes]
+        self.schema = pa.schema(fields)
+        self.rows = 0
+        self._writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, indices, probs: np.ndarray) -> None:
+        pa = self._pa
+        entries = [self.directory.entries[i] for i in indices]
+        data = [pa.array([e.id for e in entries], pa.int64())]
+        if self.labeled:
+            data.append(pa.array([e.category for e in entries], pa.string()))
+        data.append(pa.array(self.classes[probs.argmax(axis=1)].tolist(), pa.string()))
+        data.extend(pa.array(probs[:, k], pa.float64()) for k in range(probs.shape[1]))
+        self._writer.write_table(pa.Table.from_arrays(data, schema=self.schema))
+        self.rows += len(entries)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> "ScoredWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out: str | Path,
@@ -177,46 +235,60 @@ def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out:
                     num_workers: int | None = None) -> ScoreSummary:
     """Score every image of ``directory`` and write the scored DataFrameDirectory into ``out``.
 
-    Columns: ``identifier`` (image id), ``label`` (only for a labeled directory), ``Scored Labels``
-    and one ``Scored Probabilities_<class>`` per class in class-id order. The meta records the
-    designer's score-column map, the label column and the scored image directory (for the
-    evaluation report's gallery).
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    The table has the columns of :class:`ScoredWriter`, one row per image in the directory's
+    order. The meta records the designer's score-column map, the label column and the scored
+    image directory (for the evaluation report's gallery).
 
+    Under torchrun each process scores its own shard of whole batches
+    (:func:`visionblocks.learn.distributed.batch_shards`) and rank 0 writes the whole table, in
+    the same order and with the same numbers as one process would; the other ranks write
+    nothing, and their summary counts the images they scored.
+    """
     progress = progress or Progress("score")
     if not isinstance(directory, ImageDirectory):
         directory = ImageDirectory.load(directory, "Dataset")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    labeled = directory.labeled
     dataset = scoring_dataset(scorer, directory)
-    columns = [IDENTIFIER_COLUMN] + ([LABEL_COLUMN] if labeled else []) + [SCORED_LABELS] + \
-        [probability_column(c) for c in scorer.classes]
-    fields = [pa.field(IDENTIFIER_COLUMN, pa.int64())] + ([pa.field(LABEL_COLUMN, pa.string())] if labeled else []) \
-        + [pa.field(SCORED_LABELS, pa.string())] + [pa.field(probability_column(c), pa.float64()) for c in scorer.classes]
-    schema = pa.schema(fields)
-    classes = np.array(scorer.classes, dtype=object)
     start = time.perf_counter()
-    done = 0
-    with pq.ParquetWriter(out / DATA_FILE, schema) as writer, progress.bar(len(dataset), "scoring") as bar:
-        for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers):
-            entries = [directory.entries[i] for i in indices]
-            data = [pa.array([e.id for e in entries], pa.int64())]
-            if labeled:
-                data.append(pa.array([e.category for e in entries], pa.string()))
-            data.append(pa.array(classes[probs.argmax(axis=1)].tolist(), pa.string()))
-            data.extend(pa.array(probs[:, k], pa.float64()) for k in range(probs.shape[1]))
-            writer.write_table(pa.Table.from_arrays(data, schema=schema))
-            done += len(indices)
-            bar.advance(len(indices))
+    with distributed.process_group(scorer.device) as job:
+        shards = distributed.batch_shards(len(dataset), batch_size, job.world_size)
+        if job.rank != 0:
+            rows = _score_and_send(scorer, dataset, shards[job.rank], batch_size, num_workers)
+            return ScoreSummary(rows, directory.labeled, time.perf_counter() - start)
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        with ScoredWriter(out / DATA_FILE, directory, scorer.classes) as writer, \
+                progress.bar(len(dataset), "scoring") as bar:
+            for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers, shards[0]):
+                writer.write(indices, probs)
+                bar.advance(len(indices))
+            for rank in range(1, job.world_size):
+                shard = shards[rank]
+                received = distributed.receive_rows(rank, len(shard), len(scorer.classes), batch_size)
+                for first, probs in zip(shard[::batch_size], received):
+                    writer.write(range(first, first + len(probs)), probs)
+                    bar.advance(len(probs))
     seconds = time.perf_counter() - start
+    _write_scored_meta(out, writer, directory, scorer)
+    return ScoreSummary(writer.rows, directory.labeled, seconds)
+
+
+def _score_and_send(scorer, dataset: ImageDataset, shard: range, batch_size: int, num_workers) -> int:
+    """Score ``shard`` (a rank other than 0) and send its probabilities to rank 0, batch by batch.
+
+    The whole shard is scored before anything is sent: rank 0 scores its own shard meanwhile
+    and only then receives, so sending earlier would just wait."""
+    probs = np.empty((len(shard), len(scorer.classes)), dtype=np.float64)
+    for indices, batch_probs in iter_scores(scorer, dataset, batch_size, num_workers, shard):
+        probs[indices - shard.start] = batch_probs
+    distributed.send_rows(probs, batch_size)
+    return len(shard)
+
+
+def _write_scored_meta(out: Path, writer: ScoredWriter, directory: ImageDirectory, scorer) -> None:
     score_map = {"Multi Class Assigned Labels": SCORED_LABELS,
                  **{probability_column(c): probability_column(c) for c in scorer.classes}}
     meta = {"score_columns": score_map, "classes": list(scorer.classes),
             "image_directory": str(Path(directory.root).resolve()), "model": str(scorer.model_dir.resolve())}
-    if labeled:
+    if writer.labeled:
         meta["label_column_name"] = LABEL_COLUMN
-    ports.write_meta(out, ports.DATAFRAME_DIRECTORY, data=DATA_FILE, rows=done, columns=columns, **meta)
-    return ScoreSummary(done, labeled, seconds)
+    ports.write_meta(out, ports.DATAFRAME_DIRECTORY, data=DATA_FILE, rows=writer.rows, columns=writer.columns, **meta)

@@ -28,12 +28,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from visionblocks import errors
 from visionblocks.learn import models, precision as prec
 from visionblocks.learn.conv_kernels import use_gemm_weight_gradient
+from visionblocks.learn.distributed import join_process_group
 from visionblocks.learn.image_cache import DecodedImages
 from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
@@ -43,6 +45,15 @@ from visionblocks.learn.train_data import keep_decoded, make_eval_loader, make_t
 CHECKPOINT_FILE = "checkpoint.pth"
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "training_curve.png"
+# Where training reports its numbers as they happen: report(metrics, step, scope), scope "epoch"
+# (step = the epoch, from 1) or "batch" (every Print frequency batches; step = batches since the
+# start). The module passes RunContext.log_metrics, which hands them to the run hooks (MLflow,
+# TensorBoard); training knows nothing of those.
+Report = Callable[[dict, int, str], None]
+
+
+def _ignore(metrics: dict, step: int, scope: str) -> None:
+    pass
 
 
 @dataclass
@@ -72,7 +83,6 @@ class Dist:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    initialized_here: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -103,16 +113,8 @@ def init_distributed(device: torch.device) -> Dist:
     job = launch()
     if not job.distributed:
         return Dist()
-    import torch.distributed as tdist
-
-    dist = Dist(job.rank, job.world_size, job.local_rank)
-    if not tdist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        if device.type == "cuda":
-            torch.cuda.set_device(dist.local_rank)
-        tdist.init_process_group(backend)
-        dist.initialized_here = True
-    return dist
+    join_process_group(device)  # once per process: a pipeline's later modules share it
+    return Dist(job.rank, job.world_size, job.local_rank)
 
 
 def distributed_device(device: torch.device, dist: Dist) -> torch.device:
@@ -183,7 +185,7 @@ class Meter:
 
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
-                    epoch: int, progress: Progress, dist: Dist, layout=None) -> dict:
+                    epoch: int, progress: Progress, dist: Dist, layout=None, report: Report = _ignore) -> dict:
     """One pass over ``loader``; ``layout`` is the model's memory format (precision.memory_format).
 
     A bar counts the batches; every ``cfg.print_frequency`` batches it shows the loss, accuracy,
@@ -209,8 +211,11 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, devi
             if step % cfg.print_frequency == 0:
                 loss_sum, correct, count = meter.totals(dist)  # every rank takes part in the sum
                 rate = count / (time.perf_counter() - start)
-                bar.note(f"loss {loss_sum / count:.4f} accuracy {correct / count:.4f} "
-                         f"lr {optimizer.param_groups[0]['lr']:.5g} {rate:.1f} images/s")
+                numbers = {"loss": loss_sum / count, "accuracy": correct / count,
+                           "learning_rate": optimizer.param_groups[0]["lr"], "images_per_second": rate}
+                bar.note(f"loss {numbers['loss']:.4f} accuracy {numbers['accuracy']:.4f} "
+                         f"lr {numbers['learning_rate']:.5g} {rate:.1f} images/s")
+                report(numbers, epoch * len(loader) + step, "batch")
     loss_sum, correct, count = meter.totals(dist)
     seconds = time.perf_counter() - start
     return {"train_loss": loss_sum / count, "train_accuracy": correct / count,
@@ -327,25 +332,22 @@ class TrainResult:
 
 
 def train(cfg: TrainConfig, untrained: dict, train_dir: Path, val_dir: Path | None, out_dir: Path,
-          device: torch.device | str = "cpu", progress: Progress | None = None) -> TrainResult:
+          device: torch.device | str = "cpu", progress: Progress | None = None, report: Report | None = None
+          ) -> TrainResult:
     """Train ``untrained`` (an UntrainedModelDirectory config) on ``train_dir`` and write a
-    ModelDirectory into ``out_dir`` (rank 0 only)."""
+    ModelDirectory into ``out_dir`` (rank 0 only). ``report`` receives the numbers as they happen
+    (see :data:`Report`; rank 0 only)."""
     device = torch.device(device)
     dist = init_distributed(device)
     device = distributed_device(device, dist)
     progress = progress if (progress and dist.is_main) else Progress(quiet=True)
-    try:
-        with prec.cuda_speedups(device):
-            return _train(cfg, untrained, Path(train_dir), Path(val_dir) if val_dir else None, Path(out_dir),
-                          device, progress, dist)
-    finally:
-        if dist.initialized_here:
-            import torch.distributed as tdist
-
-            tdist.destroy_process_group()
+    report = report if (report and dist.is_main) else _ignore
+    with prec.cuda_speedups(device):
+        return _train(cfg, untrained, Path(train_dir), Path(val_dir) if val_dir else None, Path(out_dir),
+                      device, progress, dist, report)
 
 
-def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) -> TrainResult:
+def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist, report: Report) -> TrainResult:
     train_set, val_set = open_datasets(train_dir, val_dir)
     classes = train_set.classes
     input_size = _input_size(train_set)
@@ -392,13 +394,14 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist) 
         lr = optimizer.param_groups[0]["lr"]
         row = {"epoch": epoch + 1, "learning_rate": lr,
                **train_one_epoch(model, train_loader, criterion, optimizer, scheduler, scaler, device, precision,
-                                 cfg, epoch, progress, dist, layout)}
+                                 cfg, epoch, progress, dist, layout, report)}
         if val_loader is not None:
             row.update(validate(model, val_loader, criterion, device, precision, dist, layout))
             _track_best(state, model, row)
         state.history.append(row)
         state.epoch += 1
         progress.log(_epoch_line(row, cfg))
+        report({k: v for k, v in row.items() if k not in ("epoch", "seconds")}, row["epoch"], "epoch")
         if checkpoint is not None and dist.is_main:
             save_checkpoint(checkpoint, model, optimizer, scheduler, scaler, state)
     stopped_early = _out_of_patience(state, cfg, val_loader) and state.epoch < cfg.epochs

@@ -1,7 +1,7 @@
 """The scoring service: a FastAPI app around one loaded model, and the uvicorn runner.
 
 Routes (:mod:`.routes`): ``POST /score`` (formats in :mod:`.formats`), ``GET /health``,
-``GET /metadata``, ``GET /metrics``, the OpenAPI description at ``/openapi.json`` and ``/docs``,
+``GET /metadata``, ``GET /metrics`` (Prometheus) and ``/metrics.json``, the OpenAPI description at ``/openapi.json`` and ``/docs``,
 and the "try it" page at ``/``. With a key, ``/score``, ``/metadata`` and ``/metrics`` need
 ``Authorization: Bearer <key>``; ``/health`` stays open for load balancers and the page and
 OpenAPI description hold nothing secret. No route uploads or replaces a model.

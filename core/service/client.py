@@ -61,7 +61,8 @@ class Client:
         return self._request("GET", "/metadata")
 
     def metrics(self) -> dict:
-        return self._request("GET", "/metrics")
+        """The service's JSON metrics (``/metrics.json``; ``/metrics`` is for Prometheus)."""
+        return self._request("GET", "/metrics.json")
 
     def wait_until_ready(self, timeout: float = 30.0) -> dict:
         """Poll ``/health`` until the service answers (it loads its model first); return the answer."""

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from visionblocks.service.batching import MicroBatcher
-from visionblocks.service.metrics import Metrics
+from visionblocks.service.metrics import Metrics, model_info
 from visionblocks.service.problems import Rejected, UnauthorizedError
 from visionblocks.service.settings import Batching, Limits
 
@@ -32,6 +32,7 @@ class Service:
     def __post_init__(self):
         self.batcher = MicroBatcher(self.scorer.predict_tensors, max_batch=self.batching.max_batch,
                                     max_wait_s=self.batching.max_wait_ms / 1000.0, max_queue=self.limits.max_queue)
+        self.metrics.watch(self.batcher, model_info(self.scorer))
 
     @property
     def name(self) -> str:

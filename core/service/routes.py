@@ -20,12 +20,12 @@ from starlette.requests import ClientDisconnect
 from visionblocks import __version__, errors
 from visionblocks.service.batching import QueueFull
 from visionblocks.service.dependencies import Service, ServiceDep, require_key
-from visionblocks.service.formats import decode_image, parse_body, result_rows, wrap
+from visionblocks.service.formats import body_format, decode_image, parse_body, result_rows, wrap
 from visionblocks.service.limits import check_content_length, check_image_count, read_body
-from visionblocks.service.metrics import SCORE_PATH
+from visionblocks.service.metrics import METRICS_PATH, SCORE_PATH, note_format
 from visionblocks.service.openapi import error_responses
 from visionblocks.service.problems import Rejected, RequestTimeoutError, ServiceBusyError
-from visionblocks.service.schemas import Health, Metadata, MetricsReport, ScoreResponse
+from visionblocks.service.schemas import PROMETHEUS_RESPONSE, Health, Metadata, MetricsReport, ScoreResponse
 
 router = APIRouter()
 _keyed = [Depends(require_key)]
@@ -55,9 +55,17 @@ async def metadata(service: ServiceDep) -> Metadata:
                     limits=service.limits, batching=service.batching)
 
 
-@router.get("/metrics", response_model=MetricsReport, summary="Request counts, batch sizes and latency percentiles",
+@router.get(METRICS_PATH, response_class=Response, summary="Metrics in the Prometheus text format",
+            dependencies=_keyed, responses={200: PROMETHEUS_RESPONSE, **error_responses(401)})
+async def prometheus_metrics(request: Request, service: ServiceDep) -> Response:
+    body, content_type = service.metrics.exposition(request.headers.get("accept"))
+    return Response(body, media_type=content_type)
+
+
+@router.get(f"{METRICS_PATH}.json", response_model=MetricsReport,
+            summary="Request counts, batch sizes and latency percentiles, as JSON",
             dependencies=_keyed, responses=error_responses(401))
-async def metrics(service: ServiceDep) -> MetricsReport:
+async def metrics_json(service: ServiceDep) -> MetricsReport:
     sizes = service.batcher.batch_sizes()
     return MetricsReport(**service.metrics.snapshot(), queued_images=service.batcher.pending,
                          forward_passes=sum(sizes.values()), batch_sizes={str(k): v for k, v in sizes.items()})
@@ -77,6 +85,8 @@ async def score(request: Request, service: ServiceDep,
         async with asyncio.timeout(limits.timeout_s):
             check_content_length(request.headers.get("content-length"), limits)
             body = await read_body(request.stream(), limits)
+            if body:
+                note_format(request, body_format(request.headers.get("content-type"), body))
             shape, tensors = await run_in_threadpool(prepare, service, request.headers.get("content-type"), body)
             probabilities = await service.batcher.predict_async(tensors)
     except TimeoutError:
@@ -86,7 +96,7 @@ async def score(request: Request, service: ServiceDep,
     except QueueFull as exc:
         raise Rejected(ServiceBusyError(f"The service is busy: {exc}", hint=f"Retry after {exc.retry_after_s} s."),
                        headers={"Retry-After": str(exc.retry_after_s)}) from None
-    except ClientDisconnect:  # nobody is left to answer; 499 only shows in /metrics
+    except ClientDisconnect:  # nobody is left to answer; 499 only shows in the metrics
         return Response(status_code=499)
     service.metrics.add_images(len(tensors))
     return wrap(shape, result_rows(probabilities, service.scorer.classes, top_k or service.top_k))

@@ -1,0 +1,94 @@
+"""Scoring speed on the CPU: Score Image Model with PyTorch fp32 against onnxruntime, in one run.
+
+Both sides run the whole Score Image Model module (loading the model, decoding, transforming,
+scoring, writing the Parquet table) on the same JPEG photos of about 500×375 pixels resized to
+224×224 (bench_score.py's synthesized photos), with resnet18 (random weights, 2 classes) and the
+same batch size:
+
+- torch: ``runtime`` torch, precision fp32 (BN folded into the convolutions, channels_last);
+- onnx: ``runtime`` onnx on the folder ``visionblocks export`` wrote (export time reported
+  apart, it is paid once per model).
+
+    .venv/bin/python benchmarks/bench_onnx.py
+    .venv/bin/python benchmarks/bench_onnx.py --images 200 --repeat 3
+
+The sides take turns after a warm-up pass and each side's best pass is reported (the machine may
+be shared; the best pass is the least disturbed one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import visionblocks as vb
+from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from visionblocks.learn import export, models
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_score import CLASSES, SIZE, write_photos  # noqa: E402 - the photo maker of bench_score
+
+
+def module_pass(model: Path, image_dir: Path, batch_size: int, runtime: str, out: Path, count: int) -> float:
+    """images/s of the Score Image Model module, end to end."""
+    start = time.perf_counter()
+    vb.run_module("score-image-model", inputs={"trained_model": model, "dataset": image_dir},
+                  params={"precision": "fp32", "batch_size": batch_size, "runtime": runtime}, out=out, device="cpu")
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=2, help="measured passes per side (default 2)")
+    parser.add_argument("--data", type=Path, default=Path(".cache/bench_score"),
+                        help="where the synthesized photos are kept (default .cache/bench_score)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    photos = write_photos(args.data / f"photos-{args.images}", args.images)
+    work = Path(tempfile.mkdtemp(prefix="bench_onnx-"))
+    image_dir = vb.run_module("convert-to-image-directory", inputs={"input_dataset": photos},
+                              out=work / "convert").outputs["output_image_directory"]
+    torch.manual_seed(0)
+    config = models.untrained_config("resnet18", pretrained=False)
+    model_dir = work / "model"
+    models.save_trained(model_dir, models.build_model(config, len(CLASSES)), {**config, "input_size": [3, SIZE, SIZE]},
+                        CLASSES, [["Resize", {"size": [SIZE, SIZE]}], ["ToTensor", {}],
+                                  ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]])
+    start = time.perf_counter()
+    exported = export.export_onnx(model_dir, work / "model_onnx").folder
+    export_seconds = time.perf_counter() - start
+
+    sides = {
+        "torch fp32": lambda: module_pass(model_dir, image_dir, args.batch_size, "torch", work / "torch", args.images),
+        "onnxruntime": lambda: module_pass(exported, image_dir, args.batch_size, "onnx", work / "onnx", args.images),
+    }
+    print(f"{args.images} JPEG photos of about 500x375 -> {SIZE}x{SIZE}, resnet18, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads; export took {export_seconds:.1f} s", flush=True)
+    for run in sides.values():  # warm-up: file cache, kernels, the onnxruntime session's first runs
+        run()
+    best = {name: 0.0 for name in sides}
+    for round_ in range(args.repeat):
+        for name, run in sides.items():
+            rate = run()
+            best[name] = max(best[name], rate)
+            print(f"  pass {round_ + 1}: {name:<12} {rate:7.1f} images/s", flush=True)
+    ratio = best["onnxruntime"] / best["torch fp32"]
+    print(f"\ntorch fp32   {best['torch fp32']:7.1f} images/s\nonnxruntime  {best['onnxruntime']:7.1f} images/s"
+          f"  {ratio:4.2f}x torch fp32")
+    if args.json:
+        args.json.write_text(json.dumps({"images": args.images, "batch_size": args.batch_size,
+                                         "export_seconds": export_seconds, "images_per_second": best,
+                                         "onnx_over_torch": ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

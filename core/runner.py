@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from visionblocks import errors, ports
+from visionblocks.events import NodeInfo, RunInfo, emit
 from visionblocks.params import validate_params
 from visionblocks.progress import Progress
 from visionblocks.spec import ModuleSpec
@@ -49,6 +50,14 @@ class RunContext:
     # The folder the outputs are published in (the same on every torchrun rank, unlike
     # ``outputs``); a module may keep resumable state there, e.g. training checkpoints.
     run_dir: Path | None = None
+    # The run this module belongs to (a pipeline run, or one of its own) and its node, for the
+    # run hooks; ``announce`` is off on torchrun ranks other than 0, which report nothing.
+    run: RunInfo | None = None
+    node: NodeInfo | None = None
+    announce: bool = True
+    # Run settings the module read (name -> value); the pipeline's cache keeps the output only
+    # while they stay the same (a report written in Russian is not reused for a Spanish run).
+    settings_read: dict[str, Any] = field(default_factory=dict)
 
     @property
     def device(self):
@@ -56,12 +65,31 @@ class RunContext:
 
         return resolve_device(self.device_request)
 
+    @property
+    def language(self) -> str:
+        """The run's language for what the module writes for people (``en`` unless the pipeline's
+        ``language:`` or ``visionblocks run --lang`` says otherwise)."""
+        value = self.run.settings.language if self.run else "en"
+        self.settings_read["language"] = value
+        return value
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0, scope: str = "epoch") -> None:
+        """Report numbers as they happen (``visionblocks_metrics``; see the hook's scopes)."""
+        if self.announce and self.run is not None:
+            emit("visionblocks_metrics", run=self.run, node=self.node, metrics=dict(metrics), step=step, scope=scope)
+
+    def log_artifact(self, path: Path, kind: str) -> None:
+        """Point at a file or folder worth keeping with the run (``visionblocks_artifact``)."""
+        if self.announce and self.run is not None:
+            emit("visionblocks_artifact", run=self.run, node=self.node, path=Path(path), kind=kind)
+
 
 @dataclass
 class ModuleResult:
     module: str
     outputs: dict[str, Path]
     seconds: float
+    settings_read: dict[str, Any] = field(default_factory=dict)  # see RunContext.settings_read
 
 
 def check_inputs(spec: ModuleSpec, inputs: dict[str, Any]) -> dict[str, Path | None]:
@@ -96,6 +124,8 @@ def run_spec(
     out: Path,
     device: str | None = None,
     progress: Progress | None = None,
+    run: RunInfo | None = None,
+    node_id: str | None = None,
 ) -> ModuleResult:
     """Run ``spec`` and publish each output port as ``out/<port name>/``.
 
@@ -104,30 +134,43 @@ def run_spec(
 
     Under ``torchrun`` every process runs the module, but only rank 0 publishes: the other ranks
     run into a throwaway folder, write no error record, and their (empty) outputs are not checked.
+
+    ``run`` is the pipeline run this is a node of (``node_id``); a module run on its own is a run
+    of its own. Rank 0 announces the node to the run hooks (``visionblocks_node_started``,
+    ``visionblocks_node_finished``) and passes on what the module reports.
     """
-    out = Path(out)
+    out = ports.require_output_folder(out)
     rank = launch().rank
+    run = run or RunInfo(spec.id, out)
     if rank == 0:
-        return _run(spec, inputs, params, out, device, progress, out)
+        return _run(spec, inputs, params, out, device, progress, out, run, node_id)
     scratch = Path(tempfile.mkdtemp(prefix=f"visionblocks-rank{rank}-"))
     try:
-        result = _run(spec, inputs, params, out, device, progress, scratch)
+        result = _run(spec, inputs, params, out, device, progress, scratch, run, node_id)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return ModuleResult(spec.id, {port.name: out / port.name for port in spec.outputs}, result.seconds)
+    return ModuleResult(spec.id, {port.name: out / port.name for port in spec.outputs}, result.seconds,
+                        result.settings_read)
 
 
-def _run(spec, inputs, params, out: Path, device, progress, workdir: Path) -> ModuleResult:
+def _run(spec, inputs, params, out: Path, device, progress, workdir: Path, run: RunInfo,
+         node_id: str | None) -> ModuleResult:
     """Run into ``workdir`` (``out`` itself, or a throwaway folder on ranks other than 0)."""
     publish = workdir == out
     start = time.perf_counter()
+    node = None
     try:
         values = validate_params(spec, params)
         checked = check_inputs(spec, inputs or {})
         final = {port.name: workdir / port.name for port in spec.outputs}
+        node = NodeInfo(node_id or spec.id, spec.id, values, out, {p.name: out / p.name for p in spec.outputs},
+                        {p.name: p.type for p in spec.outputs})
+        if publish:
+            emit("visionblocks_node_started", run=run, node=node)
         with contextlib.ExitStack() as stack:
             temp = {name: stack.enter_context(ports.atomic_directory(path)) for name, path in final.items()}
-            ctx = RunContext(spec, values, checked, temp, device, progress or Progress(spec.id), out)
+            ctx = RunContext(spec, values, checked, temp, device, progress or Progress(spec.id), out, run, node,
+                             announce=publish)
             spec.run(ctx)
             for port in spec.outputs if publish else ():
                 found = ports.port_type_of(temp[port.name])
@@ -138,9 +181,22 @@ def _run(spec, inputs, params, out: Path, device, progress, workdir: Path) -> Mo
         (out / "error_info.json").unlink(missing_ok=True)
     except BaseException as exc:
         if isinstance(exc, Exception) and publish:
-            errors.write_error_info(out, exc)
+            _record_error(out, exc)
+        if publish and node is not None:
+            emit("visionblocks_node_finished", run=run, node=node, status="failed", error=exc)
         raise
-    return ModuleResult(spec.id, final, time.perf_counter() - start)
+    if publish:
+        emit("visionblocks_node_finished", run=run, node=node, status="ran", error=None)
+    return ModuleResult(spec.id, final, time.perf_counter() - start, ctx.settings_read)
+
+
+def _record_error(out: Path, exc: Exception) -> None:
+    """Write ``error_info.json``; when even that fails (the disk is full) the error itself still
+    reaches the caller, which matters more than its record."""
+    try:
+        errors.write_error_info(out, exc)
+    except OSError:
+        pass
 
 
 def run_module(module_id: str, inputs=None, params=None, out=".", device=None, progress=None) -> ModuleResult:

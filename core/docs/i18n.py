@@ -8,17 +8,13 @@ plugin's ``visionblocks_translation_dirs`` hook; the built-in ones live in ``tra
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from typing import Iterator
 
-import polib
-
+from visionblocks.messages import LANGUAGES, TRANSLATED, catalog as _catalog  # noqa: F401 (re-exported)
 from visionblocks.spec import ModuleSpec
 
-LANGUAGES = ("en", "es", "pt", "ru", "fr")
-TRANSLATED = LANGUAGES[1:]
 DOMAIN = "visionblocks"
 
 
@@ -100,17 +96,6 @@ def error_messages() -> Iterator[tuple[str, str]]:
     # Sorted, because all_errors() is built from a set.
     for context, cls in sorted(((error_context(cls), cls) for cls in all_errors()), key=lambda pair: pair[0]):
         yield context, cls.default_message
-
-
-@functools.lru_cache(maxsize=None)
-def _catalog(lang: str, dirs: tuple[Path, ...]) -> dict[tuple[str, str], str]:
-    table: dict[tuple[str, str], str] = {}
-    for base in dirs:
-        for po_path in sorted((Path(base) / lang / "LC_MESSAGES").glob("*.po")):
-            for entry in polib.pofile(str(po_path)):
-                if entry.msgstr and not entry.fuzzy and not entry.obsolete:
-                    table[(entry.msgctxt or "", entry.msgid)] = entry.msgstr
-    return table
 
 
 class Translator:

@@ -2,7 +2,9 @@
 
 Figures are drawn on matplotlib's ``Figure`` objects (Agg canvas) rather than through pyplot, so
 no display is needed and no global plotting state of the caller is touched. Every chart has a title naming the scored dataset, labelled axes and
-class names; the confusion matrix writes its counts in the cells.
+class names; the confusion matrix writes its counts in the cells. Titles, axis labels and legends
+come from the report's phrases (:class:`visionblocks.messages.Phrases`), in the report's language,
+with numbers in that language's notation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from visionblocks.evaluation.metrics import BINARY, Evaluation
+from visionblocks.messages import Phrases
+
+ENGLISH = Phrases("en")
 
 # Up to this many classes get their own labelled curve; beyond it the legend would hide the chart,
 # so classes are drawn thin and grey under the micro-averaged curve.
@@ -23,15 +28,16 @@ MAX_ANNOTATED_CLASSES = 30
 DPI = 110
 
 
-def write_plots(evaluation: Evaluation, folder: Path, suffix: str = "") -> dict[str, str]:
-    """Draw every chart of ``evaluation`` into ``folder``; return {chart: file name}."""
+def write_plots(evaluation: Evaluation, folder: Path, suffix: str = "", text: Phrases = ENGLISH) -> dict[str, str]:
+    """Draw every chart of ``evaluation`` into ``folder`` in ``text``'s language; return {chart:
+    file name}. ``suffix`` ends each file's name (before ``.png``)."""
     files = {"confusion_matrix": f"confusion_matrix{suffix}.png"}
-    plot_confusion_matrix(evaluation, folder / files["confusion_matrix"])
+    plot_confusion_matrix(evaluation, folder / files["confusion_matrix"], text)
     if evaluation.data.probabilities is not None:
         files["roc_curves"] = f"roc_curves{suffix}.png"
         files["precision_recall_curves"] = f"precision_recall_curves{suffix}.png"
-        plot_roc_curves(evaluation, folder / files["roc_curves"])
-        plot_precision_recall_curves(evaluation, folder / files["precision_recall_curves"])
+        plot_roc_curves(evaluation, folder / files["roc_curves"], text)
+        plot_precision_recall_curves(evaluation, folder / files["precision_recall_curves"], text)
     return files
 
 
@@ -56,30 +62,31 @@ def _curve_chart(evaluation: Evaluation):
     return fig, ax, curves, len(curves) <= MAX_LABELLED_CURVES, colors
 
 
-def plot_roc_curves(evaluation: Evaluation, path: Path) -> None:
+def plot_roc_curves(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH) -> None:
     from sklearn.metrics import auc, roc_curve
 
     data = evaluation.data
     fig, ax, curves, labelled, colors = _curve_chart(evaluation)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="Chance")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label=text.report("chart.chance"))
     for k, (name, truth, score) in enumerate(curves):
         fpr, tpr, _ = roc_curve(truth, score)
         if labelled:
-            ax.plot(fpr, tpr, color=colors(k % colors.N), linewidth=1.6, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+            ax.plot(fpr, tpr, color=colors(k % colors.N), linewidth=1.6,
+                    label=f"{name} (AUC {text.number(auc(fpr, tpr), 3)})")
         else:
             ax.plot(fpr, tpr, color="0.75", linewidth=0.6)
     if not labelled:
         truth = np.concatenate([t for _, t, _ in curves])
         score = np.concatenate([s for _, _, s in curves])
         fpr, tpr, _ = roc_curve(truth, score)
-        ax.plot(fpr, tpr, color="C0", linewidth=2, label=f"Micro-average of {len(curves)} classes (AUC {auc(fpr, tpr):.3f})")
-    kind = f"positive class {data.positive}" if evaluation.task == BINARY else "one class against the rest"
-    _finish(ax, f"ROC curves ({kind})\n{data.name}", "False positive rate", "True positive rate",
-            "lower right")
+        ax.plot(fpr, tpr, color="C0", linewidth=2, label=f"{text.report('chart.micro_average', count=len(curves))} "
+                                                         f"(AUC {text.number(auc(fpr, tpr), 3)})")
+    _finish(ax, f"{text.report('chart.roc')} ({_kind(evaluation, text)})\n{_input_name(data.name, text)}",
+            text.report("chart.false_positive_rate"), text.report("chart.true_positive_rate"), "lower right", text)
     _save(fig, path)
 
 
-def plot_precision_recall_curves(evaluation: Evaluation, path: Path) -> None:
+def plot_precision_recall_curves(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH) -> None:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     data = evaluation.data
@@ -89,7 +96,7 @@ def plot_precision_recall_curves(evaluation: Evaluation, path: Path) -> None:
         if labelled:
             ap = average_precision_score(truth, score)
             ax.step(recall, precision, where="post", color=colors(k % colors.N), linewidth=1.6,
-                    label=f"{name} (AP {ap:.3f})")
+                    label=f"{name} (AP {text.number(ap, 3)})")
         else:
             ax.step(recall, precision, where="post", color="0.75", linewidth=0.6)
     if not labelled:
@@ -97,13 +104,14 @@ def plot_precision_recall_curves(evaluation: Evaluation, path: Path) -> None:
         score = np.concatenate([s for _, _, s in curves])
         precision, recall, _ = precision_recall_curve(truth, score)
         ax.step(recall, precision, where="post", color="C0", linewidth=2,
-                label=f"Micro-average of {len(curves)} classes (AP {average_precision_score(truth, score):.3f})")
-    kind = f"positive class {data.positive}" if evaluation.task == BINARY else "one class against the rest"
-    _finish(ax, f"Precision-recall curves ({kind})\n{data.name}", "Recall", "Precision", "lower left")
+                label=f"{text.report('chart.micro_average', count=len(curves))} "
+                      f"(AP {text.number(average_precision_score(truth, score), 3)})")
+    _finish(ax, f"{text.report('chart.precision_recall')} ({_kind(evaluation, text)})\n{_input_name(data.name, text)}",
+            text.report("col.recall"), text.report("col.precision"), "lower left", text)
     _save(fig, path)
 
 
-def plot_confusion_matrix(evaluation: Evaluation, path: Path) -> None:
+def plot_confusion_matrix(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH) -> None:
     data = evaluation.data
     counts = evaluation.confusion
     n = len(data.classes)
@@ -116,7 +124,8 @@ def plot_confusion_matrix(evaluation: Evaluation, path: Path) -> None:
     ax = fig.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label("Share of the images of the true class")
+    bar.set_label(text.report("chart.share"))
+    bar.ax.yaxis.set_major_formatter(_number_format(text))
     ticks = np.arange(n)
     ax.set_xticks(ticks, labels=data.classes, rotation=45 if max(len(c) for c in data.classes) > 3 else 0,
                   ha="right" if max(len(c) for c in data.classes) > 3 else "center")
@@ -128,13 +137,35 @@ def plot_confusion_matrix(evaluation: Evaluation, path: Path) -> None:
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=size,
                         color="white" if shares[i, j] > 0.5 else "black")
     accuracy = np.trace(counts) / max(1, counts.sum())
-    ax.set_title(f"Confusion matrix ({counts.sum()} images, accuracy {accuracy:.3f})\n{data.name}")
-    ax.set_xlabel("Predicted label")
-    ax.set_ylabel("True label")
+    title = text.report("chart.confusion_title", images=counts.sum(), accuracy=text.number(accuracy, 3))
+    ax.set_title(f"{title}\n{_input_name(data.name, text)}")
+    ax.set_xlabel(text.report("chart.predicted_label"))
+    ax.set_ylabel(text.report("chart.true_label"))
     _save(fig, path)
 
 
-def _finish(ax, title: str, xlabel: str, ylabel: str, legend_at: str) -> None:
+def _kind(evaluation: Evaluation, text: Phrases) -> str:
+    if evaluation.task == BINARY:
+        return text.report("chart.positive_class", label=evaluation.data.positive)
+    return text.report("chart.one_vs_rest")
+
+
+def _input_name(name: str, text: Phrases) -> str:
+    """An input's name ("Scored dataset") as Evaluate Model's port label reads in the language."""
+    from visionblocks.evaluation.results import input_label
+
+    return input_label(name, text)
+
+
+def _number_format(text: Phrases):
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: text.number(value, 1))
+
+
+def _finish(ax, title: str, xlabel: str, ylabel: str, legend_at: str, text: Phrases = ENGLISH) -> None:
+    ax.xaxis.set_major_formatter(_number_format(text))
+    ax.yaxis.set_major_formatter(_number_format(text))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

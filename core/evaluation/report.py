@@ -8,6 +8,9 @@ images are deleted or the folder is copied elsewhere.
 
 This file chooses what the page shows; ``templates/report.html.j2`` lays it out. The template is
 rendered with autoescape on, because class names, identifiers and paths come from the user's data.
+Headings, metric names and the other fixed phrases come from the catalogs
+(:class:`visionblocks.messages.Phrases`, ``ui.report.<key>``), numbers in the language's notation
+(Babel): ``0,9861`` in Russian, ``0.9861`` in English.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from visionblocks.evaluation.metrics import Evaluation, ScoredData
+from visionblocks.evaluation.metrics import BINARY, Evaluation, ScoredData
+from visionblocks.messages import REPORT_TEXT, Phrases
 
 REPORT_FILE = "report.html"
 GALLERY_SIZE = 40  # misclassified images shown per scored dataset
 THUMBNAIL = 112  # longest side of a thumbnail, in pixels
 TOP_SCORES = 3  # class probabilities shown under each thumbnail
-CHART_CAPTIONS = {"roc_curves": "ROC curves", "precision_recall_curves": "Precision-recall curves",
-                  "confusion_matrix": "Confusion matrix"}
+CHART_CAPTIONS = {"roc_curves": "chart.roc", "precision_recall_curves": "chart.precision_recall",
+                  "confusion_matrix": "chart.confusion"}  # phrase keys
 
 
 @dataclass
@@ -49,14 +53,14 @@ class _Gallery:
     mistakes: int
     images: int
     cards: list[_Card]  # the most confident mistakes first
-    problem: str  # why there are no thumbnails, or ""
+    problem: tuple[str, dict] | None  # why there are no thumbnails: (phrase key, fields)
 
 
 @dataclass
 class _EvaluationView:
     """What the report shows of one scored dataset."""
 
-    name: str
+    name: str  # in the report's language
     notes: list[str]
     source: list[str]  # facts about where the scores come from
     per_class: list[dict]
@@ -64,14 +68,20 @@ class _EvaluationView:
     gallery: _Gallery
 
 
-def write_report(folder: Path, evaluations: list[Evaluation], charts: list[dict[str, str]]) -> Path:
-    """Write ``report.html`` into ``folder`` (where ``charts``' PNG files already are)."""
+def write_report(folder: Path, evaluations: list[Evaluation], charts: list[dict[str, str]],
+                 text: Phrases | None = None, name: str = REPORT_FILE) -> Path:
+    """Write the report page ``name`` into ``folder`` (where ``charts``' PNG files already are), in
+    ``text``'s language (English by default)."""
+    text = text or Phrases("en")
     page = _template().render(
-        subtitle=_subtitle(evaluations),
-        metric_rows=_metric_rows(evaluations),
-        evaluations=[_view(evaluation, files) for evaluation, files in zip(evaluations, charts)],
+        lang=text.lang,
+        t=text.report,
+        number=functools.partial(_number, text=text),
+        subtitle=_subtitle(evaluations, text),
+        metric_rows=_metric_rows(evaluations, text),
+        evaluations=[_view(evaluation, files, text) for evaluation, files in zip(evaluations, charts)],
     )
-    path = Path(folder) / REPORT_FILE
+    path = Path(folder) / name
     path.write_text(page, encoding="utf-8")
     return path
 
@@ -85,57 +95,73 @@ def _template() -> jinja2.Template:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,  # a misspelt field fails the render instead of vanishing
     )
-    env.filters["number"] = _number
     return env.get_template("report.html.j2")
 
 
-def _number(value):
-    """A metric as shown: four decimals, "not defined" for NaN; anything else unchanged."""
+def _number(value, decimals: int = 4, text: Phrases | None = None):
+    """A number as shown: ``decimals`` decimals in the language's notation, "not defined" for
+    NaN; anything else (a class name) unchanged."""
+    text = text or Phrases("en")
     if isinstance(value, (float, np.floating)):
-        return "not defined" if math.isnan(value) else f"{value:.4f}"
+        return text.report("not_defined") if math.isnan(value) else text.number(float(value), decimals)
     return value
 
 
-def _subtitle(evaluations: list[Evaluation]) -> str:
+def _subtitle(evaluations: list[Evaluation], text: Phrases) -> str:
     first = evaluations[0]
-    counts = ", ".join(f"{e.data.name}: {len(e.data.y_true)} images" for e in evaluations)
-    return f"{first.task} classification, {len(first.data.classes)} classes. {counts}."
+    task = "subtitle.binary" if first.task == BINARY else "subtitle.multiclass"
+    counts = ", ".join(text.report("count", name=_input_name(e.data.name, text), images=len(e.data.y_true))
+                       for e in evaluations)
+    return f"{text.report(task, classes=len(first.data.classes))} {counts}."
 
 
-def _metric_rows(evaluations: list[Evaluation]) -> list[tuple[str, list]]:
-    """(metric, one value per evaluation); a binary task's positive class first."""
+def _input_name(name: str, text: Phrases) -> str:
+    from visionblocks.evaluation.results import input_label
+
+    return input_label(name, text)
+
+
+def metric_label(name: str, text: Phrases) -> str:
+    """A metric's name for people ("Overall accuracy", "Общая доля правильных ответов"); the
+    table's column name when there is no phrase for it."""
+    key = f"metric.{name}"
+    return text.report(key) if key in REPORT_TEXT else name
+
+
+def _metric_rows(evaluations: list[Evaluation], text: Phrases) -> list[tuple[str, str, list]]:
+    """(label, column name, one value per evaluation); a binary task's positive class first."""
     rows = []
     if evaluations[0].data.positive is not None:
         rows.append(("Positive_Label", [e.data.positive for e in evaluations]))
     for name in dict.fromkeys(name for e in evaluations for name in e.metrics):
         rows.append((name, [e.metrics.get(name, float("nan")) for e in evaluations]))
-    return rows
+    return [(metric_label(name, text), name, values) for name, values in rows]
 
 
-def _view(evaluation: Evaluation, files: dict[str, str]) -> _EvaluationView:
+def _view(evaluation: Evaluation, files: dict[str, str], text: Phrases) -> _EvaluationView:
     return _EvaluationView(
-        name=evaluation.data.name,
+        name=_input_name(evaluation.data.name, text),
         notes=evaluation.notes,
-        source=_source(evaluation.data),
+        source=_source(evaluation.data, text),
         per_class=evaluation.per_class.to_dict("records"),
-        charts=[(name, CHART_CAPTIONS.get(key, key)) for key, name in files.items()],
+        charts=[(name, text.report(CHART_CAPTIONS[key]) if key in CHART_CAPTIONS else key) for key, name in files.items()],
         gallery=_gallery(evaluation.data),
     )
 
 
-def _source(data: ScoredData) -> list[str]:
-    facts = [f"{len(data.y_true)} images"]
+def _source(data: ScoredData, text: Phrases) -> list[str]:
+    facts = [text.report("source.images", count=len(data.y_true))]
     if data.meta.get("model"):
-        facts.append(f"model {data.meta['model']}")
+        facts.append(text.report("source.model", path=data.meta["model"]))
     if data.meta.get("image_directory"):
-        facts.append(f"images {data.meta['image_directory']}")
+        facts.append(text.report("source.directory", path=data.meta["image_directory"]))
     return facts
 
 
 def _gallery(data: ScoredData) -> _Gallery:
     wrong = np.flatnonzero(data.y_true != data.y_pred)
     if len(wrong) == 0:
-        return _Gallery(0, len(data.y_true), [], "")
+        return _Gallery(0, len(data.y_true), [], None)
     if data.probabilities is not None:
         confidence = data.probabilities[wrong, [data.classes.index(c) for c in data.y_pred[wrong]]]
         wrong = wrong[np.argsort(-confidence, kind="stable")]
@@ -144,19 +170,20 @@ def _gallery(data: ScoredData) -> _Gallery:
     return _Gallery(len(wrong), len(data.y_true), cards, problem)
 
 
-def _image_paths(data: ScoredData) -> tuple[dict, str]:
-    """{identifier: image path} from the image directory the scored dataset names, or a reason."""
+def _image_paths(data: ScoredData) -> tuple[dict, tuple[str, dict] | None]:
+    """{identifier: image path} from the image directory the scored dataset names, or why not
+    (a phrase key and its fields)."""
     from visionblocks import errors
     from visionblocks.imagedir import ImageDirectory
 
     folder = data.meta.get("image_directory")
     if data.identifiers is None or not folder:
-        return {}, "The scored dataset does not say where its images are, so no thumbnails are shown."
+        return {}, ("no_thumbnails.unknown", {})
     try:
         directory = ImageDirectory.load(folder)
     except errors.ModuleError:
-        return {}, f"The scored images are no longer at {folder}, so no thumbnails are shown."
-    return {entry.id: directory.path_of(entry) for entry in directory.entries}, ""
+        return {}, ("no_thumbnails.moved", {"folder": folder})
+    return {entry.id: directory.path_of(entry) for entry in directory.entries}, None
 
 
 def _card(data: ScoredData, index: int, paths: dict) -> _Card:

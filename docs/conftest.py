@@ -50,12 +50,15 @@ def _end_page(namespace: dict) -> None:
         unregister_plugin(name)
 
 
+# What runs on a page; tests/test_examples_identical.py compares what these parsers find across languages.
+PARSERS = [
+    PythonCodeBlockParser(doctest_optionflags=ELLIPSIS | NORMALIZE_WHITESPACE),
+    SkipParser(),
+    ClearNamespaceParser(),
+]
+
 pytest_collect_file = Sybil(
-    parsers=[
-        PythonCodeBlockParser(doctest_optionflags=ELLIPSIS | NORMALIZE_WHITESPACE),
-        SkipParser(),
-        ClearNamespaceParser(),
-    ],
+    parsers=PARSERS,
     patterns=["*.md"],
     setup=_start_page,
     teardown=_end_page,

@@ -16,6 +16,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "es", "pt", "ru", "fr")
+# The address the test builds are made for (mkdocs.yml's default, set here so that a developer's
+# VISIONBLOCKS_SITE_URL does not change what the tests see); served at / by tests/test_browser.py.
+SITE_URL = "http://127.0.0.1:8001/"
+# Settings of a published build that a test build must not pick up from the environment.
+_PUBLISHING_VARIABLES = ("BUILD_ONLY_LOCALE", "VISIONBLOCKS_SITE_URL", "VISIONBLOCKS_REPO_URL", "VISIONBLOCKS_EDIT_URI")
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,8 @@ _builds: dict[str, Build] = {}
 
 
 def mkdocs_build(site: Path, only_locale: str | None = None) -> Build:
-    env = {k: v for k, v in os.environ.items() if k != "BUILD_ONLY_LOCALE"}
-    env.update(NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true")
+    env = {k: v for k, v in os.environ.items() if k not in _PUBLISHING_VARIABLES}
+    env.update(NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true", VISIONBLOCKS_SITE_URL=SITE_URL)
     if only_locale:
         env["BUILD_ONLY_LOCALE"] = only_locale
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],

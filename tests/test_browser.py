@@ -2,13 +2,16 @@
 
 The Spanish Score Image Model page shows its official Spanish title, the language switcher leads
 to the same page in French, and a search on /ru/ for the page's Russian name finds it and only
-Russian pages. Screenshots are kept in test-output/browser/.
+Russian pages. A missing address gets the "page not found" page of its language; the parameter
+descriptions have room on a laptop and on a phone; a copy button copies an example's code without
+prompts and output. Screenshots are kept in test-output/browser/.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -21,7 +24,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from docs_site import REPO, built_site
+from docs_site import LANGUAGES, REPO, built_site
+from visionblocks.docs.i18n import Translator
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +47,24 @@ def site(tmp_path_factory):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site like a host configured for it: a missing address under /<lang>/ gets that
+    language's 404.html, any other the default language's."""
+
     def log_message(self, *args):
         pass
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        first = urlparse(self.path).path.strip("/").split("/", 1)[0]
+        page = Path(self.directory) / (first if first in LANGUAGES[1:] else "") / "404.html"
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +135,96 @@ def test_russian_search_finds_the_module_page_and_only_russian_pages(browser, se
     _screenshot(browser, "search.ru.png")
     assert paths[0] == f"/ru/modules/{MODULE}/", paths
     assert all(path.startswith("/ru/") for path in paths), paths
+
+
+# Publishing: 404 pages, parameter layout, copy buttons ------------------------------------------
+
+
+def _home(lang: str) -> str:
+    return "/" if lang == LANGUAGES[0] else f"/{lang}/"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_missing_address_shows_the_not_found_page_of_its_language(browser, server, lang):
+    browser.get(f"{server}{_home(lang)}modules/no-such-module/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+    assert _title(browser) == Translator(lang).ui("notfound.title")
+    # The theme's styles loaded although the page is served at an address of any depth.
+    header = browser.find_element(By.CSS_SELECTOR, "header.md-header")
+    assert header.size["height"] > 0 and header.value_of_css_property("position") in ("sticky", "fixed")
+    _screenshot(browser, f"404.{lang}.png")
+
+
+def _parameter_descriptions(driver) -> list:
+    return driver.find_elements(By.CSS_SELECTOR, "article dl > dd")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_parameter_descriptions_have_room_on_a_laptop_and_a_phone(browser, server, lang):
+    browser.get(f"{server}{_home(lang)}modules/{MODULE}/")
+    descriptions = _parameter_descriptions(browser)
+    assert descriptions, "no parameter descriptions on the page"
+    widths = [d.size["width"] for d in descriptions]
+    assert min(widths) >= 300, widths
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", descriptions[0])
+    _screenshot(browser, f"parameters.{lang}.1280.png")
+    try:
+        browser.set_window_size(390, 844)
+        browser.get(f"{server}{_home(lang)}modules/{MODULE}/")
+        descriptions = _parameter_descriptions(browser)
+        viewport = browser.execute_script("return document.documentElement.clientWidth")
+        assert min(d.size["width"] for d in descriptions) >= 0.75 * viewport
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", descriptions[0])
+        _screenshot(browser, f"parameters.{lang}.390.png")
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+_RECORD_COPIES = """
+window.__copied = [];
+document.addEventListener("copy", function () {
+  var el = document.activeElement;
+  window.__copied.push(el && typeof el.value === "string"
+    ? el.value.substring(el.selectionStart, el.selectionEnd) : String(window.getSelection()));
+}, true);
+"""
+
+
+def _first_doctest_as_script(markdown: str) -> str:
+    """The code a reader would paste from the page's first ``>>>`` example: prompts removed,
+    expected output left out."""
+    block = re.search(r"^```python\n(>>>.*?)^```", markdown, re.M | re.S).group(1)
+    code = [line[4:] if line[3:4] == " " else "" for line in block.splitlines() if line[:3] in (">>>", "...")]
+    return "\n".join(code).rstrip()
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_copy_button_copies_the_code_of_an_example_without_prompts_or_output(browser, server, lang):
+    browser.get(f"{server}{_home(lang)}modules/{MODULE}/")
+    browser.execute_script(_RECORD_COPIES)
+    code = browser.find_element(By.XPATH, "(//pre[.//span[@class='gp']]/code)[1]")
+    button = WebDriverWait(browser, WAIT).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f"button[data-clipboard-target='#{code.get_attribute('id')} > code'], "
+                         f"button[data-clipboard-target='#{code.find_element(By.XPATH, '..').get_attribute('id')} > code']"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", code)
+    # A real click: the browser copies only on a user's gesture, not on a script's click().
+    ActionChains(browser).move_to_element(code).move_to_element(button).click().perform()
+    copied = WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.__copied"))
+    _screenshot(browser, f"copy.{lang}.png")
+    source = (REPO / "docs" / "modules" / (f"{MODULE}.md" if lang == "en" else f"{MODULE}.{lang}.md"))
+    expected = _first_doctest_as_script(source.read_text(encoding="utf-8"))
+    assert ">>>" not in copied[-1] and expected
+    assert copied[-1] == expected
+
+
+def test_dark_mode_toggle(browser, server):
+    browser.get(f"{server}/ru/modules/{MODULE}/")
+    body = browser.find_element(By.TAG_NAME, "body")
+    before = body.get_attribute("data-md-color-scheme")
+    toggle = browser.find_element(By.CSS_SELECTOR, "form[data-md-component='palette'] label:not([hidden])")
+    assert toggle.get_attribute("title") in ("Включить тёмную тему", "Включить светлую тему")
+    toggle.click()
+    WebDriverWait(browser, WAIT).until(lambda d: body.get_attribute("data-md-color-scheme") != before)
+    _screenshot(browser, "dark-mode.ru.png")
+    toggle = browser.find_element(By.CSS_SELECTOR, "form[data-md-component='palette'] label:not([hidden])")
+    toggle.click()  # back, so the other tests' screenshots stay light

@@ -3,7 +3,12 @@
 They are translated through the same gettext catalogs as the module metadata, with the context
 ``ui.<key>``, so ``translations/<lang>/LC_MESSAGES/visionblocks.po`` is the one place every
 translation lives. ``{name}`` fields are filled in by the generator and must stay in translations.
+
+The evaluation report's phrases (``report.<key>``) join them from ``visionblocks.messages``,
+where the report (which may not import this package) reads them too.
 """
+
+from visionblocks.messages import REPORT_CONTEXT, REPORT_TEXT
 
 UI_TEXT = {
     # The line of facts under the title.
@@ -52,6 +57,8 @@ UI_TEXT = {
     "optional": "optional",
     "required": "Required.",
     "enabled_by": "Used only when {parameter} is on.",
+    # The line under a parameter's description.
+    "param.facts": "Type: {type} · Default: {default} · Allowed values: {allowed}",
     # Related modules.
     "related.upstream": "Takes input from: {modules}",
     "related.downstream": "Sends output to: {modules}",
@@ -60,6 +67,14 @@ UI_TEXT = {
     "index.title": "Modules",
     "index.intro": "Every module installed with visionblocks, grouped by category. Each page describes the "
                    "module's ports, parameters, results and errors, with an example that runs as a test.",
+    # The site's "page not found" page (docs/overrides/404.html), one per language.
+    "notfound.title": "Page not found",
+    "notfound.body": "There is no page at this address: the link may be mistyped, or the page may have moved. "
+                     "Search the site with the box at the top, or go on from one of these pages:",
+    "notfound.home": "Home page",
     # `visionblocks describe` (terminal output).
     "describe.default": "default",
 }
+
+# The evaluation report (context ``ui.report.<key>``, as visionblocks.messages looks them up).
+UI_TEXT.update({REPORT_CONTEXT.removeprefix("ui.") + key: text for key, text in REPORT_TEXT.items()})

@@ -15,13 +15,27 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 
 def png_bytes(size=(8, 6), color=(200, 30, 30), mode="RGB") -> bytes:
     buffer = io.BytesIO()
     Image.new(mode, size, color).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def decoded_sizes(monkeypatch) -> list[tuple[int, int]]:
+    """Record the (width, height) of every image whose pixels Pillow decodes from now on (the
+    test's monkeypatch undoes it): a bomb refused by a header check never shows up here."""
+    sizes: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording_load(image):
+        sizes.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording_load)
+    return sizes
 
 
 def save(path: Path, image: Image.Image, fmt: str | None = None, **kwargs) -> Path:
@@ -284,7 +298,9 @@ def _bomb_bz2(folder: Path) -> Path:
 
 
 def _lying_zip(folder: Path) -> Path:
-    """A zip whose central directory claims a tiny size for a large entry."""
+    """A zip whose central directory claims a tiny size for a large entry. zipfile stops reading an
+    entry at its declared size, so the lie cannot unpack more than it declares; what is left is an
+    entry whose bytes do not match its checksum: refused as corrupt."""
     path = _bomb_zip(folder)
     data = bytearray(path.read_bytes())
     at = data.rfind(b"PK\x01\x02")  # central entry of cats/huge.bmp
@@ -293,6 +309,12 @@ def _lying_zip(folder: Path) -> Path:
     data[local + 22: local + 26] = (10).to_bytes(4, "little")
     (folder / "lying.zip").write_bytes(bytes(data))
     return folder / "lying.zip"
+
+
+def _honest_zip_over_budget(folder: Path) -> Path:
+    """Three entries of 400,000 bytes whose declared sizes are true: each fits the 1 MiB budget of
+    HOSTILE_LIMITS, their total does not."""
+    return _zip_with(folder / "honest.zip", [(f"cats/{i}.bmp", bytes(400_000)) for i in range(3)])
 
 
 def _corrupt_zip(folder: Path) -> Path:
@@ -340,7 +362,8 @@ HOSTILE_ARCHIVES = {
     "zip_too_many_files": (_many_files_zip, "more than 10 entries"),
     "tar_too_many_files": (_many_files_tar, "more than 10 entries"),
     "zip_too_large": (_bomb_zip, "unpacks to more than"),
-    "zip_lying_about_size": (_lying_zip, ""),
+    "zip_lying_about_size": (_lying_zip, "corrupt or truncated: Bad CRC-32 for file 'cats/huge.bmp'"),
+    "zip_honest_sizes_over_budget": (_honest_zip_over_budget, "unpacks to more than 1,048,576 bytes"),
     "tar_gz_too_large": (_bomb_tar_gz, "unpacks to more than"),
     "gz_too_large": (_bomb_gz, "unpacks to more than"),
     "bz2_too_large": (_bomb_bz2, "unpacks to more than"),

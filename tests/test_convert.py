@@ -22,8 +22,9 @@ from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
 
 from fixtures_images import (BROKEN_FILES, BROKEN_REASONS, HOSTILE_ARCHIVES, HOSTILE_LIMITS, MODE_FIXTURES,
-                             compressed_single, png_bytes, tar_folder, write_classes, write_hidden_and_broken,
-                             write_messy_folder, zip_folder)
+                             compressed_single, decoded_sizes, png_bytes, tar_folder, write_classes,
+                             write_hidden_and_broken, write_messy_folder, zip_folder)
+from service_helpers import png_header_claiming
 
 MODULE = "convert-to-image-directory"
 PORT = "output_image_directory"
@@ -217,6 +218,19 @@ def test_image_over_the_pixel_limit_is_refused(tmp_path):
     assert len(run_convert(raw, tmp_path / "ok", max_pixels=48)) == 1
 
 
+def test_a_bomb_header_is_refused_by_the_pixel_check_before_decoding(tmp_path, monkeypatch):
+    """A PNG of a few bytes whose header claims 10,000 x 10,000 pixels: over the default limit
+    (Pillow's warning threshold), under Pillow's own hard limit, so only Convert's header check can
+    refuse it. Had the pixels been decoded first, the short body would have been skipped as a
+    truncated image instead of refusing the input."""
+    raw = write_classes(tmp_path / "raw", {"cats": 2})
+    (raw / "cats" / "bomb.png").write_bytes(png_header_claiming(10_000, 10_000))
+    decoded = decoded_sizes(monkeypatch)
+    refused(tmp_path / "out", errors.ImageExceedsLimitError, raw,
+            "bomb.png is 10000×10000 = 100,000,000 pixels, over the limit of 89,478,485 pixels")
+    assert (10_000, 10_000) not in decoded
+
+
 def test_empty_input_is_null_or_empty(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -287,6 +301,19 @@ def test_hostile_archive_is_refused_and_nothing_is_written(tmp_path, kind):
     assert set(Path("/tmp").glob("evil*")) == before
     assert not list(tmp_path.rglob("evil*"))
     assert sorted(p.name for p in out.iterdir()) == ["error_info.json"], "no extracted file may stay behind"
+
+
+def test_an_honest_zip_over_the_size_budget_is_refused_before_unpacking(tmp_path, monkeypatch):
+    """The declared sizes are true and each entry fits the budget; their sum does not. The sum is
+    checked from the central directory, so not one byte is unpacked."""
+    from visionblocks.data import archives
+
+    maker, message = HOSTILE_ARCHIVES["zip_honest_sizes_over_budget"]
+    (tmp_path / "archives").mkdir()
+    unpacked = []
+    monkeypatch.setattr(archives, "_copy_limited", lambda *args: unpacked.append(args))
+    refused(tmp_path / "out", errors.InvalidZipFileError, maker(tmp_path / "archives"), message, **HOSTILE_LIMITS)
+    assert unpacked == []
 
 
 # -- parameters, CLI ---------------------------------------------------------------------------------

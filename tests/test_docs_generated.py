@@ -37,7 +37,7 @@ def test_page_shows_all_metadata(module_id):
     for port in spec.inputs + spec.outputs:
         assert f"| `{port.name}` | `{port.type}`" in page, port.name
     for param in spec.params:
-        assert f"| `{param.name}` | `{param.type}` |" in page, param.name
+        assert f"** · `{param.name}`\n:   " in page and f"Type: `{param.type}` · " in page, param.name
     for column, _ in spec.results:
         assert f"| `{column}` |" in page, column
     for err in spec.errors:
@@ -110,6 +110,6 @@ def test_template_keeps_text_as_markdown_and_escapes_table_cells():
     assert page.startswith(f"# Odd <One>\n\n{docs_gen.MARKER}\n\nSplits `a` & b.\n\n")  # no HTML escaping
     assert "\n\nFirst.\n\nSecond one.\n\n## How to configure\n\n1. Add it.\n\n## Inputs\n\n" in page
     assert "| Table | `table` | `DataFrameDirectory` (optional) | Rows \\| columns of data |\n" in page
-    assert "| Mode | `mode` | `enum` | `a` | `a`, `` b`c `` | How <b>it</b> splits. |\n" in page
+    assert "**Mode** · `mode`\n:   How <b>it</b> splits.\n\n    Type: `enum` · Default: `a` · Allowed values: `a`, `` b`c ``\n" in page
     assert "Intro text\n\n```python\n>>> 1 + 1\n2\n```\n\n## Notes\n\n- A `note`.\n" in page
     assert page.endswith("- A `note`.\n") and "## Outputs\n\nThis module has no outputs.\n\n" in page

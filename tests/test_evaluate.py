@@ -1,4 +1,6 @@
-"""Evaluate Model: every number equals scikit-learn's on the same data; errors; charts and report."""
+"""Evaluate Model: numbers worked out by hand (confusion matrices, precision, recall, F1, AUC, log
+loss, the zero-division and single-class cases), the plumbing against scikit-learn on larger
+random tables; errors; charts and report."""
 
 import math
 
@@ -238,3 +240,123 @@ def test_results_folder_names_every_file_it_writes(tmp_path):
     line = summary_line(evaluations[1])
     assert line.startswith("Scored dataset to compare (Binary, 50 images): Accuracy ")
     assert f"AUC {evaluations[1].metrics['AUC']:.4f}" in line
+
+
+# -- values worked out by hand ---------------------------------------------------------------------
+# The tests above prove the plumbing (class order, positive class, columns) against scikit-learn
+# called the same way; these prove the numbers: small tables whose confusion matrix, precision,
+# recall, F1, AUC and log loss are counted by hand below, not by the library that computes them.
+
+def pairwise_auc(scores, positive) -> float:
+    """AUC as the share of (positive, negative) pairs ranked right, ties counting half (the
+    Mann-Whitney statistic): an independent way to the number roc_auc_score computes."""
+    pos = [s for s, p in zip(scores, positive) if p]
+    neg = [s for s, p in zip(scores, positive) if not p]
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def frame_of(truth, predicted, probabilities: dict) -> pd.DataFrame:
+    frame = pd.DataFrame({"label": truth, "Scored Labels": predicted})
+    for name, column in probabilities.items():
+        frame[f"Scored Probabilities_{name}"] = column
+    return frame
+
+
+def test_binary_metrics_by_hand():
+    # p(dog) >= 0.5 predicts dog. TP = 2 (0.9, 0.8), FN = 2 (0.4, 0.3), FP = 1 (0.6), TN = 3.
+    truth = ["dog"] * 4 + ["cat"] * 4
+    p_dog = [0.9, 0.8, 0.4, 0.3, 0.6, 0.2, 0.1, 0.35]
+    predicted = ["dog" if p >= 0.5 else "cat" for p in p_dog]
+    result = compute_metrics(scored_from_frame(frame_of(truth, predicted, {
+        "cat": [1 - p for p in p_dog], "dog": p_dog}), "x"))
+    assert result.data.positive == "dog"
+    np.testing.assert_array_equal(result.confusion, [[3, 1], [2, 2]])  # rows cat, dog
+    # 13 of the 16 (dog, cat) pairs rank the dog higher: 0.9 and 0.8 beat all four cats, 0.4 beats
+    # three (not 0.6), 0.3 beats two (0.2, 0.1).
+    log_loss = -(math.log(0.9) + math.log(0.8) + math.log(0.4) + math.log(0.3)
+                 + math.log(0.4) + math.log(0.8) + math.log(0.9) + math.log(0.65)) / 8
+    expected = {"Accuracy": 5 / 8, "Precision": 2 / 3, "Recall": 2 / 4, "F1_Score": 4 / 7, "AUC": 13 / 16,
+                "Log_Loss": log_loss}
+    assert result.metrics == pytest.approx(expected, abs=1e-12)
+    assert pairwise_auc(p_dog, [t == "dog" for t in truth]) == 13 / 16
+
+
+def test_multiclass_metrics_by_hand():
+    #          predicted a  b  c
+    # true a             2  1  1
+    # true b             1  2  0
+    # true c             0  1  2
+    truth = ["a"] * 4 + ["b"] * 3 + ["c"] * 3
+    predicted = ["a", "a", "b", "c", "b", "b", "a", "c", "c", "b"]
+    p_true = [0.7, 0.6, 0.3, 0.2, 0.5, 0.7, 0.4, 0.9, 0.6, 0.1]  # probability given to the true class
+    rows = []
+    for label, guess, p in zip(truth, predicted, p_true):
+        # The guessed class gets the largest share; the rest is split evenly.
+        row = {c: 0.0 for c in "abc"}
+        row[label] = p
+        others = [c for c in "abc" if c != label]
+        if guess == label:
+            row[others[0]] = row[others[1]] = (1 - p) / 2
+        else:
+            row[guess] = 1 - p - 0.05
+            row[next(c for c in others if c != guess)] = 0.05
+        rows.append(row)
+    probabilities = {c: [row[c] for row in rows] for c in "abc"}
+    result = compute_metrics(scored_from_frame(frame_of(truth, predicted, probabilities), "x"))
+    np.testing.assert_array_equal(result.confusion, [[2, 1, 1], [1, 2, 0], [0, 1, 2]])
+    precision = [2 / 3, 2 / 4, 2 / 3]  # diagonal over column sums
+    recall = [2 / 4, 2 / 3, 2 / 3]  # diagonal over row sums
+    f1 = [4 / 7, 4 / 7, 2 / 3]
+    aucs = [pairwise_auc(probabilities[c], [t == c for t in truth]) for c in "abc"]
+    expected = {
+        "Overall_Accuracy": 6 / 10,
+        "Micro_Precision": 6 / 10, "Micro_Recall": 6 / 10, "Micro_F1_Score": 6 / 10,
+        "Macro_Precision": 11 / 18, "Macro_Recall": 11 / 18, "Macro_F1_Score": 38 / 63,
+        "Macro_AUC": sum(aucs) / 3,
+        "Log_Loss": -sum(math.log(p) for p in p_true) / 10,
+    }
+    assert result.metrics == pytest.approx(expected, abs=1e-12)
+    assert sum(precision) / 3 == pytest.approx(11 / 18) and sum(f1) / 3 == pytest.approx(38 / 63)
+    np.testing.assert_allclose(result.per_class["precision"], precision, atol=1e-12)
+    np.testing.assert_allclose(result.per_class["recall"], recall, atol=1e-12)
+    np.testing.assert_allclose(result.per_class["f1_score"], f1, atol=1e-12)
+    assert result.per_class["support"].tolist() == [4, 3, 3]
+    # Class c's one-vs-rest AUC by hand: its three images score 0.9, 0.6, 0.1 for c; the seven
+    # others 0.15, 0.2, 0.05, 0.75, 0.25, 0.15, 0.05. 0.9 beats all 7, 0.6 all but 0.75, 0.1 the two 0.05.
+    assert aucs[2] == pytest.approx((7 + 6 + 2) / 21)
+
+
+def test_a_class_never_predicted_has_zero_precision_by_the_zero_division_rule():
+    # Nothing is predicted "c": its precision is 0/0, reported as 0 (zero_division=0), and it
+    # pulls the macro precision down; its recall is 0 of 2.
+    truth = ["a", "a", "b", "b", "c", "c"]
+    predicted = ["a", "a", "b", "a", "b", "a"]
+    result = compute_metrics(scored_from_frame(frame_of(truth, predicted, {}), "x"))
+    assert result.per_class["precision"].tolist() == pytest.approx([2 / 4, 1 / 2, 0.0])
+    assert result.per_class["recall"].tolist() == pytest.approx([1.0, 1 / 2, 0.0])
+    assert result.per_class["f1_score"].tolist() == pytest.approx([2 / 3, 1 / 2, 0.0])
+    assert result.metrics["Macro_Precision"] == pytest.approx((1 / 2 + 1 / 2 + 0) / 3)
+    assert result.metrics["Overall_Accuracy"] == pytest.approx(3 / 6)
+    assert "Macro_AUC" not in result.metrics and any("probability columns" in n for n in result.notes)
+
+    # Binary: the positive class never predicted gives precision 0 (0/0) and F1 0.
+    binary = compute_metrics(scored_from_frame(frame_of(["cat", "dog", "dog"], ["cat", "cat", "cat"], {}), "y"))
+    assert binary.data.positive == "dog"
+    assert binary.metrics == pytest.approx({"Accuracy": 1 / 3, "Precision": 0.0, "Recall": 0.0, "F1_Score": 0.0})
+
+
+def test_a_single_class_test_set():
+    # Only dogs were scored by a cat/dog model: recall and precision are defined, AUC is not (no
+    # negative to rank against: NaN with a note), log loss is.
+    p_dog = [0.9, 0.7, 0.4, 0.6]
+    result = compute_metrics(scored_from_frame(frame_of(
+        ["dog"] * 4, ["dog", "dog", "cat", "dog"], {"cat": [1 - p for p in p_dog], "dog": p_dog}), "x"))
+    assert result.task == BINARY and result.data.positive == "dog"
+    np.testing.assert_array_equal(result.confusion, [[0, 0], [1, 3]])
+    assert {k: v for k, v in result.metrics.items() if k != "AUC"} == pytest.approx({
+        "Accuracy": 3 / 4, "Precision": 3 / 3, "Recall": 3 / 4, "F1_Score": 6 / 7,
+        "Log_Loss": -(math.log(0.9) + math.log(0.7) + math.log(0.4) + math.log(0.6)) / 4}, abs=1e-12)
+    assert math.isnan(result.metrics["AUC"])
+    assert any(note.startswith("AUC is not defined") for note in result.notes)
+    assert any("No image of class cat" in note for note in result.notes)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import yaml
+from PIL import Image
 from torch.utils.data import SequentialSampler
 
 import visionblocks as vb
@@ -12,6 +13,9 @@ from visionblocks.imagedir import ImageDirectory
 from visionblocks.data.loading import ImageDataset, default_num_workers, make_loader
 from visionblocks.ports import META_FILE
 from visionblocks.data.transforms import write_transformation_directory
+
+from fixtures_images import decoded_sizes
+from service_helpers import png_header_claiming
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,30 @@ def test_a_missing_file_is_could_not_open_file(tmp_path, converted):
     ImageDirectory.write(folder, source.entries[:2], source.classes, plain=True)
     with pytest.raises(errors.CouldNotOpenFileError, match="0_0.png"):
         ImageDataset(folder)[0]
+
+
+def test_a_bomb_header_in_an_image_directory_is_refused_before_decoding(tmp_path, monkeypatch):
+    """Training's loader and its in-memory cache read files that Convert checked, so they set no
+    pixel limit of their own; a file swapped afterwards for a header claiming 100,000 x 100,000
+    pixels is still refused (0127) from its header by the one decoder, before any pixel is decoded."""
+    from visionblocks.learn.image_cache import DecodedImages
+
+    raw = tmp_path / "raw" / "cats"
+    raw.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i * 80, 0, 0)).save(raw / f"{i}.png")
+    folder = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw.parent},
+                           out=tmp_path / "out").outputs["output_image_directory"]
+    directory = ImageDirectory.load(folder)
+    directory.path_of(directory.entries[1]).write_bytes(png_header_claiming(100_000, 100_000))
+    decoded = decoded_sizes(monkeypatch)
+    dataset = ImageDataset(folder)
+    with pytest.raises(errors.ImageExceedsLimitError, match="claims more pixels than Pillow ever decodes") as caught:
+        dataset[1]
+    assert caught.value.code == 127
+    with pytest.raises(errors.ImageExceedsLimitError):
+        DecodedImages(dataset, threads=2)
+    assert (100_000, 100_000) not in decoded and decoded  # the two real images were decoded
 
 
 def test_seeded_shuffling_repeats_and_epochs_draw_new_augmentations(augmented):

@@ -35,7 +35,7 @@ def test_defaults_and_coercion_from_strings():
         ({"bogus": 1}, errors.ParameterParsingError, 2, ["bogus", "known parameters"]),
         ({"mode": None}, errors.NullOrEmptyError, 3, ["mode", "required", "For training"]),
         ({"epochs": 0}, errors.GreaterThanError, 4, ["epochs", "greater than 0"]),
-        ({"padding": -1}, errors.GreaterThanOrEqualToError, 5, ["padding", ">= 0".replace(">= ", "")]),
+        ({"padding": -1}, errors.GreaterThanOrEqualToError, 5, ["padding", "greater than or equal to 0"]),
         ({"degrees": 181}, errors.LessThanOrEqualToError, 7, ["degrees", "180"]),
         ({"fraction": 1.5}, errors.NotInRangeValueError, 8, ["fraction", "1.5", "[0, 1]"]),
         ({"mode": "For fun"}, errors.NotInRangeValueError, 8, ["mode", "For fun", "For inference"]),

@@ -7,31 +7,19 @@ import torch
 
 import visionblocks as vb
 from visionblocks import errors
-from visionblocks.learn import models
 from visionblocks.dataframe import read_dataframe
 from visionblocks.datasets import write_digits
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.images import open_rgb
 from visionblocks.ports import read_meta
 from visionblocks.learn.score import Scorer, score_directory
-from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-CLASSES = [str(d) for d in range(10)]
-# What a training directory made by Init Image Transformation would carry: a random op that
-# scoring must drop, then the tensor steps.
-TRAINING_OPS = [["Resize", 16], ["RandomRotation", 10], ["ToTensor", {}],
-                ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]]
+from model_helpers import CLASSES, TRAINING_OPS, save_random_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A resnet18 ModelDirectory with random (seeded) weights: scoring does not care how good it is."""
-    torch.manual_seed(0)
-    config = models.untrained_config("resnet18", pretrained=False)
-    model = models.build_model(config, len(CLASSES))
-    folder = tmp_path_factory.mktemp("model") / "trained_model"
-    models.save_trained(folder, model, {**config, "input_size": [3, 16, 16]}, CLASSES, TRAINING_OPS)
-    return folder
+    return save_random_model(tmp_path_factory.mktemp("model") / "trained_model")
 
 
 @pytest.fixture(scope="module")

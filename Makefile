@@ -11,7 +11,7 @@ export DISABLE_MKDOCS_2_WARNING := true
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[docs,test]'
+	$(PY) -m pip install --quiet -e '.[docs,test,mlflow,onnx]'
 	bash scripts/install-system-deps.sh
 	touch $(STAMP)
 

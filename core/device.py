@@ -51,6 +51,11 @@ class Launch:
     def distributed(self) -> bool:
         return self.world_size > 1
 
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that reports, checkpoints and writes."""
+        return self.rank == 0
+
 
 def launch() -> Launch:
     """The torchrun environment of this process (see :class:`Launch`)."""

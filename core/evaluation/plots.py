@@ -62,6 +62,11 @@ def _curve_chart(evaluation: Evaluation):
     return fig, ax, curves, len(curves) <= MAX_LABELLED_CURVES, colors
 
 
+def _pooled(curves) -> tuple[np.ndarray, np.ndarray]:
+    """Every class's one-against-the-rest labels and scores as one sample: the micro-average."""
+    return np.concatenate([t for _, t, _ in curves]), np.concatenate([s for _, _, s in curves])
+
+
 def plot_roc_curves(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH) -> None:
     from sklearn.metrics import auc, roc_curve
 
@@ -76,8 +81,7 @@ def plot_roc_curves(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH)
         else:
             ax.plot(fpr, tpr, color="0.75", linewidth=0.6)
     if not labelled:
-        truth = np.concatenate([t for _, t, _ in curves])
-        score = np.concatenate([s for _, _, s in curves])
+        truth, score = _pooled(curves)
         fpr, tpr, _ = roc_curve(truth, score)
         ax.plot(fpr, tpr, color="C0", linewidth=2, label=f"{text.report('chart.micro_average', count=len(curves))} "
                                                          f"(AUC {text.number(auc(fpr, tpr), 3)})")
@@ -100,8 +104,7 @@ def plot_precision_recall_curves(evaluation: Evaluation, path: Path, text: Phras
         else:
             ax.step(recall, precision, where="post", color="0.75", linewidth=0.6)
     if not labelled:
-        truth = np.concatenate([t for _, t, _ in curves])
-        score = np.concatenate([s for _, _, s in curves])
+        truth, score = _pooled(curves)
         precision, recall, _ = precision_recall_curve(truth, score)
         ax.step(recall, precision, where="post", color="C0", linewidth=2,
                 label=f"{text.report('chart.micro_average', count=len(curves))} "

@@ -39,7 +39,7 @@ from visionblocks.learn.distributed import join_process_group
 from visionblocks.learn.image_cache import DecodedImages
 from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
-from visionblocks.device import launch
+from visionblocks.device import Launch, launch
 from visionblocks.learn.train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
 
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -77,23 +77,6 @@ class TrainConfig:
 
 
 @dataclass
-class Dist:
-    """Where this process stands in a torchrun job (rank 0 of 1 when not distributed)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-@dataclass
 class TrainState:
     """Everything an epoch boundary has to remember; what a checkpoint holds besides the
     model, optimizer and scheduler."""
@@ -108,25 +91,25 @@ class TrainState:
 
 # -- distributed -------------------------------------------------------------------------------
 
-def init_distributed(device: torch.device) -> Dist:
-    """Join the torchrun process group named by the environment, if there is one."""
+def init_distributed(device: torch.device) -> Launch:
+    """Join the torchrun process group named by the environment, if there is one; where this
+    process stands in the job (rank 0 of 1 when not distributed)."""
     job = launch()
-    if not job.distributed:
-        return Dist()
-    join_process_group(device)  # once per process: a pipeline's later modules share it
-    return Dist(job.rank, job.world_size, job.local_rank)
+    if job.distributed:
+        join_process_group(device)  # once per process: a pipeline's later modules share it
+    return job
 
 
-def distributed_device(device: torch.device, dist: Dist) -> torch.device:
+def distributed_device(device: torch.device, dist: Launch) -> torch.device:
     """One GPU per process: the local rank picks it."""
-    if dist.enabled and device.type == "cuda":
+    if dist.distributed and device.type == "cuda":
         return torch.device("cuda", dist.local_rank)
     return device
 
 
 # -- optimisation ------------------------------------------------------------------------------
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, dist: Dist) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, dist: Launch) -> torch.optim.Optimizer:
     """SGD with momentum; the learning rate scales with the number of processes (designer).
 
     The fused kernel updates all parameters in one call: on a 2-core CPU resnet18's step took
@@ -169,10 +152,10 @@ class Meter:
         self._sums[1] += (logits.detach().argmax(1) == targets).sum()
         self._sums[2] += n
 
-    def totals(self, dist: Dist) -> tuple[float, float, float]:
+    def totals(self, dist: Launch) -> tuple[float, float, float]:
         """(loss sum, correct, count), summed over all processes."""
         sums = self._sums.clone()
-        if dist.enabled:
+        if dist.distributed:
             import torch.distributed as tdist
 
             tdist.all_reduce(sums)
@@ -185,7 +168,7 @@ class Meter:
 
 
 def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, device, precision, cfg: TrainConfig,
-                    epoch: int, progress: Progress, dist: Dist, layout=None, report: Report = _ignore) -> dict:
+                    epoch: int, progress: Progress, dist: Launch, layout=None, report: Report = _ignore) -> dict:
     """One pass over ``loader``; ``layout`` is the model's memory format (precision.memory_format).
 
     A bar counts the batches; every ``cfg.print_frequency`` batches it shows the loss, accuracy,
@@ -223,7 +206,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, scaler, devi
 
 
 @torch.inference_mode()
-def validate(model, loader, criterion, device, precision, dist: Dist, layout=None) -> dict:
+def validate(model, loader, criterion, device, precision, dist: Launch, layout=None) -> dict:
     """Validation loss and accuracy over this rank's shard, summed over ranks. Runs the plain module, not
     the DistributedDataParallel wrapper: shards may differ by a batch, and the wrapper would wait
     for a forward pass the other ranks never make."""
@@ -381,13 +364,13 @@ def _train(cfg, untrained, train_dir, val_dir, out_dir, device, progress, dist, 
         state = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
         progress.log(f"resuming after epoch {state.epoch} from {checkpoint}")
     resumed_from = state.epoch
-    if dist.enabled:
+    if dist.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     progress.log(f"{untrained['architecture']} on {len(train_set)} images, {len(classes)} classes; {device}, "
-                 f"{precision.reason}" + (f"; {dist.world_size} processes" if dist.enabled else ""))
+                 f"{precision.reason}" + (f"; {dist.world_size} processes" if dist.distributed else ""))
     while state.epoch < cfg.epochs and not _out_of_patience(state, cfg, val_loader):
         epoch = state.epoch
         train_loader.batch_sampler.set_epoch(epoch)

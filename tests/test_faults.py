@@ -24,8 +24,8 @@ import visionblocks as vb
 from visionblocks import errors, ports
 from visionblocks.pipeline import Pipeline, run_lock
 
-KILL_WAIT_S = 120.0
-INFERENCE = "For inference"  # Apply Image Transformation's deterministic mode  # how long to wait for the run to reach the point where it is killed
+KILL_WAIT_S = 120.0  # how long to wait for the run to reach the point where it is killed
+INFERENCE = "For inference"  # Apply Image Transformation's deterministic mode
 
 
 def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -33,10 +33,32 @@ def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           timeout=600, **kwargs)
 
 
+# The killed run decodes and links each image a little slowly, so that on an idle machine it is
+# still writing when the kill comes (converting a few hundred small digits otherwise takes less
+# time than the test's polling). The patch is made before the engine imports these functions.
+SLOW_RUN = """
+import functools, sys, time
+import visionblocks.images as images, visionblocks.ports as ports
+
+def slow(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        time.sleep(0.01)
+        return function(*args, **kwargs)
+    return wrapper
+
+images.open_image = slow(images.open_image)
+ports.link_or_copy = slow(ports.link_or_copy)
+from visionblocks.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def kill_while_writing(args: list[str], out: Path, delay_s: float = 0.2) -> None:
-    """Start ``visionblocks <args>``, SIGKILL it ``delay_s`` after an output starts being written
-    under ``out`` (a ``.partial-`` folder exists), and check that it died by the signal."""
-    process = subprocess.Popen([sys.executable, "-m", "visionblocks", *args], stdout=subprocess.DEVNULL,
+    """Start ``visionblocks <args>`` (slowed down, see SLOW_RUN), SIGKILL it ``delay_s`` after an
+    output starts being written under ``out`` (a ``.partial-`` folder exists), and check that it
+    died by the signal."""
+    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + KILL_WAIT_S
     while process.poll() is None and time.monotonic() < deadline:

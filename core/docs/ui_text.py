@@ -48,7 +48,6 @@ UI_TEXT = {
     "col.default": "Default",
     "col.allowed": "Allowed values",
     "col.description": "Description",
-    "col.column": "Column",
     "col.code": "Code",
     "col.message": "Message",
     "col.module": "Module",

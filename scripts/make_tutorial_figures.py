@@ -43,7 +43,7 @@ LABELS = {
            "validation": "imágenes de prueba", "true": "dígito real", "predicted": "dígito predicho"},
     "pt": {"epoch": "época", "loss": "perda", "accuracy": "acurácia", "training": "imagens de treinamento",
            "validation": "imagens de teste", "true": "dígito real", "predicted": "dígito previsto"},
-    "ru": {"epoch": "эпоха", "loss": "потери", "accuracy": "доля верных ответов", "training": "обучающие изображения",
+    "ru": {"epoch": "эпоха", "loss": "потери", "accuracy": "доля правильных ответов", "training": "обучающие изображения",
            "validation": "тестовые изображения", "true": "истинная цифра", "predicted": "предсказанная цифра"},
     "fr": {"epoch": "époque", "loss": "perte", "accuracy": "justesse", "training": "images d'entraînement",
            "validation": "images de test", "true": "vrai chiffre", "predicted": "chiffre prédit"},

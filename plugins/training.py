@@ -142,8 +142,8 @@ TRAIN = ModuleSpec(
         Param("precision", "enum", "Precision",
               "The number format of the computation. auto uses bfloat16 mixed precision where the hardware "
               "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
-              "32-bit floats elsewhere; fp16 needs a CUDA GPU. On a CPU, auto trains images smaller than 64x64 "
-              "pixels in 32-bit floats, which measured faster for them.",
+              "32-bit floats elsewhere; fp16 needs a CUDA GPU. On a CPU, auto uses 32-bit floats to train on "
+              "images smaller than 64x64 pixels, which measured faster for them.",
               default="auto", choices=PRECISIONS),
     ),
     results=(

@@ -34,9 +34,9 @@ UI_TEXT = {
     "intro.ports": "Pipelines, the command line and the Python API refer to ports and parameters by their name.",
     "intro.example": "The examples on this page run as tests in every language of the site; the lines that do "
                      "not start with `>>>` or `...` are the expected output.",
-    "intro.errors": "The module stops with one of these errors when an input or a parameter is not valid. The "
-                    "command line prints the code and the name, and `error_info.json` in the output folder "
-                    "records them.",
+    "intro.errors": "When an input or a parameter is not valid, the module stops and reports one of these "
+                    "errors. The command line prints the code and the name, and `error_info.json` in the output "
+                    "folder records them.",
     "no_inputs": "This module has no inputs.",
     "no_outputs": "This module has no outputs.",
     "no_parameters": "This module has no parameters.",

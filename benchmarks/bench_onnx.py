@@ -18,21 +18,18 @@ be shared; the best pass is the least disturbed one).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 import visionblocks as vb
-from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from visionblocks.learn import export, models
+from visionblocks.learn import export
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_score import CLASSES, SIZE, write_photos  # noqa: E402 - the photo maker of bench_score
+from bench_score import SIZE, photo_arguments, photo_setup  # noqa: E402 - bench_score's photos and model
 
 
 def module_pass(model: Path, image_dir: Path, batch_size: int, runtime: str, out: Path, count: int) -> float:
@@ -44,25 +41,8 @@ def module_pass(model: Path, image_dir: Path, batch_size: int, runtime: str, out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=2, help="measured passes per side (default 2)")
-    parser.add_argument("--data", type=Path, default=Path(".cache/bench_score"),
-                        help="where the synthesized photos are kept (default .cache/bench_score)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-    args = parser.parse_args()
-
-    photos = write_photos(args.data / f"photos-{args.images}", args.images)
-    work = Path(tempfile.mkdtemp(prefix="bench_onnx-"))
-    image_dir = vb.run_module("convert-to-image-directory", inputs={"input_dataset": photos},
-                              out=work / "convert").outputs["output_image_directory"]
-    torch.manual_seed(0)
-    config = models.untrained_config("resnet18", pretrained=False)
-    model_dir = work / "model"
-    models.save_trained(model_dir, models.build_model(config, len(CLASSES)), {**config, "input_size": [3, SIZE, SIZE]},
-                        CLASSES, [["Resize", {"size": [SIZE, SIZE]}], ["ToTensor", {}],
-                                  ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]])
+    args = photo_arguments(__doc__.splitlines()[0]).parse_args()
+    _, work, image_dir, _, model_dir = photo_setup(args, "bench_onnx-")
     start = time.perf_counter()
     exported = export.export_onnx(model_dir, work / "model_onnx").folder
     export_seconds = time.perf_counter() - start

@@ -124,20 +124,23 @@ def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeat: int = 5) -> fl
     return 2 * n**3 / best / 1e9
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def photo_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that score the synthesized photos (this one, bench_onnx.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2, help="measured passes per side (default 2)")
     parser.add_argument("--data", type=Path, default=Path(".cache/bench_score"),
                         help="where the synthesized photos are kept (default .cache/bench_score)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-    args = parser.parse_args()
+    return parser
 
-    device = resolve_device("cpu")
-    auto = resolve_precision("auto", device)
+
+def photo_setup(args, prefix: str):
+    """The photos, a work folder, the photos converted to an ImageDirectory, and a resnet18 with
+    seeded random weights saved as a ModelDirectory: (photos, work, image_dir, model, model_dir)."""
     photos = write_photos(args.data / f"photos-{args.images}", args.images)
-    work = Path(tempfile.mkdtemp(prefix="bench_score-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     image_dir = vb.run_module("convert-to-image-directory", inputs={"input_dataset": photos},
                               out=work / "convert").outputs["output_image_directory"]
     torch.manual_seed(0)
@@ -147,6 +150,15 @@ def main() -> None:
     models.save_trained(model_dir, model, {**config, "input_size": [3, SIZE, SIZE]}, CLASSES,
                         [["Resize", {"size": [SIZE, SIZE]}], ["ToTensor", {}],
                          ["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}]])
+    return photos, work, image_dir, model, model_dir
+
+
+def main() -> None:
+    args = photo_arguments(__doc__.splitlines()[0]).parse_args()
+
+    device = resolve_device("cpu")
+    auto = resolve_precision("auto", device)
+    photos, work, image_dir, model, model_dir = photo_setup(args, "bench_score-")
 
     workers = default_num_workers(args.images, args.batch_size)
     sides = {

@@ -293,22 +293,22 @@ class Pipeline:
         Each node's entry says whether it ran or was reused, and why (as :meth:`explain` does).
         One run at a time per run folder: a second one started meanwhile is refused (0039).
         ``settings``: language, tracking, TensorBoard folder (default: :meth:`settings`)."""
-        self.validate()  # a pipeline that cannot run creates no folder
+        from visionblocks.plugin_host import get_registry
+
+        registry = get_registry()
+        order = self.validate(registry)  # a pipeline that cannot run creates no folder
         settings = settings or self.settings()
         out = ports.require_output_folder(Path(out))
         job = launch()
         if job.distributed and job.rank != 0:
-            return self._follow(out, device, settings, RankSync(out))
+            return self._follow(out, registry, order, device, settings, RankSync(out))
         with run_lock(out):
-            return self._run(out, force, device, progress, settings)
+            return self._run(out, registry, order, force, device, progress, settings)
 
-    def _follow(self, out: Path, device: str | None, settings: RunSettings, sync: "RankSync") -> dict:
+    def _follow(self, out: Path, registry: Registry, order: list[str], device: str | None, settings: RunSettings,
+                sync: "RankSync") -> dict:
         """A torchrun process other than rank 0: take part in the distributed modules (training,
         scoring) when rank 0 says they run, skip everything else; rank 0 decides, writes and logs."""
-        from visionblocks.plugin_host import get_registry
-
-        registry = get_registry()
-        order = self.validate(registry)
         by_id = {node.id: node for node in self.nodes}
         run = RunInfo(self.name, out, settings, self.path, [])
         for node_id in order:
@@ -318,12 +318,8 @@ class Pipeline:
                          device, Progress(quiet=True), run, node.id)
         return {"pipeline": self.name, "nodes": [], "rank": launch().rank}
 
-    def _run(self, out: Path, force: bool, device: str | None, progress: Progress | None,
-             settings: RunSettings) -> dict:
-        from visionblocks.plugin_host import get_registry
-
-        registry = get_registry()
-        order = self.validate(registry)
+    def _run(self, out: Path, registry: Registry, order: list[str], force: bool, device: str | None,
+             progress: Progress | None, settings: RunSettings) -> dict:
         by_id = {node.id: node for node in self.nodes}
         run = RunInfo(self.name, out, settings, self.path, [
             {"id": node_id, "module": by_id[node_id].module,
@@ -395,19 +391,21 @@ class Pipeline:
 
     def _node_inputs(self, node: Node, out: Path) -> dict[str, Path]:
         """The folders ``node`` reads: its external inputs and the published outputs of its sources."""
-        inputs = {port: self.resolve(value) for port, value in node.inputs.items()}
-        inputs.update({edge.target_port: out / edge.source / edge.source_port
-                       for edge in self.edges if edge.target == node.id})
-        return inputs
+        return {port: self.resolve(source.label) if source.node is None else out / source.node / source.port
+                for port, source in self._sources(node).items()}
 
     def _decide(self, node: Node, spec: ModuleSpec, out: Path, hashes: dict[tuple[str, str], str | None],
                 rerun: set[str], force: bool, settings: RunSettings | None = None) -> tuple["Decision", dict]:
         """Whether ``node`` reuses its cached output in ``out``, and why; with the node's last record.
         ``hashes`` holds the output hashes of the nodes before it (None: not known yet, because that
-        node reruns first); ``rerun``, the nodes before it that rerun."""
+        node reruns first) and, under ``(None, path)``, the external inputs hashed so far; ``rerun``,
+        the nodes before it that rerun."""
         sources = self._sources(node)
-        input_hashes = {port: (ports.directory_hash(self.resolve(source.label)) if source.node is None
-                               else hashes[(source.node, source.port)]) for port, source in sources.items()}
+        for source in sources.values():
+            if source.node is None and (None, source.label) not in hashes:  # an external input: hashed once a run
+                hashes[(None, source.label)] = ports.directory_hash(self.resolve(source.label))
+        input_hashes = {port: hashes[(source.node, source.label if source.node is None else source.port)]
+                        for port, source in sources.items()}
         params = validate_params(spec, node.params)
         record = _read_record(out / node.id)
         known = None not in input_hashes.values()

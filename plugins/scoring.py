@@ -11,7 +11,7 @@ from pathlib import Path
 
 import visionblocks
 from visionblocks import errors, ports
-from visionblocks.learn.choices import PRECISIONS, RUNTIMES
+from visionblocks.learn.choices import DEFAULT_BATCH_SIZE, PRECISIONS, RUNTIMES
 from visionblocks.messages import LANGUAGES
 from visionblocks.spec import ModuleSpec, Param, Port
 
@@ -120,7 +120,7 @@ SCORE = ModuleSpec(
               "floats.", default="auto", choices=PRECISIONS),
         Param("batch_size", "int", "Batch size",
               "How many images are scored together. Larger batches are faster until memory runs out.",
-              default=64, min=0, min_exclusive=True),
+              default=DEFAULT_BATCH_SIZE, min=0, min_exclusive=True),
         Param("runtime", "enum", "Runtime",
               "What runs the model. torch runs it with PyTorch. onnx runs its ONNX export with onnxruntime, in "
               "32-bit floats: either a folder written by visionblocks export, or a trained model that is exported "

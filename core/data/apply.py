@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from visionblocks import errors
 from visionblocks.device import usable_cores
@@ -26,7 +25,7 @@ from visionblocks.imagedir import ImageDirectory, ImageEntry
 from visionblocks.images import open_rgb
 from visionblocks.ports import link_or_copy
 from visionblocks.progress import Progress
-from visionblocks.data.transforms import MODES, Transform, leading_deterministic, normalize_ops
+from visionblocks.data.transforms import MODES, Transform, leading_deterministic, normalize_ops, uint8_to_pil
 
 # Bake the leading size changes in when they leave at most this share of the input's pixels.
 MATERIALIZE_BELOW = 1.0
@@ -61,7 +60,7 @@ def _materialize(source: ImageDirectory, entry: ImageEntry, prefix: Transform, o
     name = str(Path(entry.file_name).with_suffix(".png").as_posix())
     target = out / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(tensor.permute(1, 2, 0).contiguous().numpy(), "RGB").save(target, compress_level=1)
+    uint8_to_pil(tensor).save(target, compress_level=1)
     return ImageEntry(entry.id, name, entry.category, tensor.shape[-1], tensor.shape[-2], entry.mode,
                       entry.base_file_name)
 

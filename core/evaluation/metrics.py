@@ -30,6 +30,20 @@ import pandas as pd
 from visionblocks import errors, ports
 from visionblocks.dataframe import read_dataframe
 from visionblocks.dataframe import IDENTIFIER_COLUMN, LABEL_COLUMN, PROBABILITY_PREFIX, SCORED_LABELS
+from visionblocks.messages import Phrases
+
+# How each input is named in the table, the charts and the report: Evaluate Model's port labels.
+INPUT_NAMES = ("Scored dataset", "Scored dataset to compare")
+INPUT_PORTS = ("scored_dataset", "scored_dataset_to_compare")
+
+
+def input_label(name: str, text: Phrases) -> str:
+    """An input's name in ``text``'s language: Evaluate Model's port label, from the catalogs."""
+    if name not in INPUT_NAMES:
+        return name
+    port = INPUT_PORTS[INPUT_NAMES.index(name)]
+    return text(f"evaluate-model.input.{port}.label", name)
+
 
 BINARY = "Binary"
 MULTICLASS = "Multi-class"

@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from visionblocks.evaluation.metrics import BINARY, Evaluation
+from visionblocks.evaluation.metrics import BINARY, Evaluation, input_label
 from visionblocks.messages import Phrases
 
 ENGLISH = Phrases("en")
@@ -85,7 +85,7 @@ def plot_roc_curves(evaluation: Evaluation, path: Path, text: Phrases = ENGLISH)
         fpr, tpr, _ = roc_curve(truth, score)
         ax.plot(fpr, tpr, color="C0", linewidth=2, label=f"{text.report('chart.micro_average', count=len(curves))} "
                                                          f"(AUC {text.number(auc(fpr, tpr), 3)})")
-    _finish(ax, f"{text.report('chart.roc')} ({_kind(evaluation, text)})\n{_input_name(data.name, text)}",
+    _finish(ax, f"{text.report('chart.roc')} ({_kind(evaluation, text)})\n{input_label(data.name, text)}",
             text.report("chart.false_positive_rate"), text.report("chart.true_positive_rate"), "lower right", text)
     _save(fig, path)
 
@@ -109,7 +109,7 @@ def plot_precision_recall_curves(evaluation: Evaluation, path: Path, text: Phras
         ax.step(recall, precision, where="post", color="C0", linewidth=2,
                 label=f"{text.report('chart.micro_average', count=len(curves))} "
                       f"(AP {text.number(average_precision_score(truth, score), 3)})")
-    _finish(ax, f"{text.report('chart.precision_recall')} ({_kind(evaluation, text)})\n{_input_name(data.name, text)}",
+    _finish(ax, f"{text.report('chart.precision_recall')} ({_kind(evaluation, text)})\n{input_label(data.name, text)}",
             text.report("col.recall"), text.report("col.precision"), "lower left", text)
     _save(fig, path)
 
@@ -141,7 +141,7 @@ def plot_confusion_matrix(evaluation: Evaluation, path: Path, text: Phrases = EN
                         color="white" if shares[i, j] > 0.5 else "black")
     accuracy = np.trace(counts) / max(1, counts.sum())
     title = text.report("chart.confusion_title", images=counts.sum(), accuracy=text.number(accuracy, 3))
-    ax.set_title(f"{title}\n{_input_name(data.name, text)}")
+    ax.set_title(f"{title}\n{input_label(data.name, text)}")
     ax.set_xlabel(text.report("chart.predicted_label"))
     ax.set_ylabel(text.report("chart.true_label"))
     _save(fig, path)
@@ -151,13 +151,6 @@ def _kind(evaluation: Evaluation, text: Phrases) -> str:
     if evaluation.task == BINARY:
         return text.report("chart.positive_class", label=evaluation.data.positive)
     return text.report("chart.one_vs_rest")
-
-
-def _input_name(name: str, text: Phrases) -> str:
-    """An input's name ("Scored dataset") as Evaluate Model's port label reads in the language."""
-    from visionblocks.evaluation.results import input_label
-
-    return input_label(name, text)
 
 
 def _number_format(text: Phrases):

@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from visionblocks.evaluation.metrics import BINARY, Evaluation, ScoredData
+from visionblocks.evaluation.metrics import BINARY, Evaluation, ScoredData, input_label
 from visionblocks.messages import REPORT_TEXT, Phrases
 
 REPORT_FILE = "report.html"
@@ -110,15 +110,9 @@ def _number(value, decimals: int = 4, text: Phrases | None = None):
 def _subtitle(evaluations: list[Evaluation], text: Phrases) -> str:
     first = evaluations[0]
     task = "subtitle.binary" if first.task == BINARY else "subtitle.multiclass"
-    counts = ", ".join(text.report("count", name=_input_name(e.data.name, text), images=len(e.data.y_true))
+    counts = ", ".join(text.report("count", name=input_label(e.data.name, text), images=len(e.data.y_true))
                        for e in evaluations)
     return f"{text.report(task, classes=len(first.data.classes))} {counts}."
-
-
-def _input_name(name: str, text: Phrases) -> str:
-    from visionblocks.evaluation.results import input_label
-
-    return input_label(name, text)
 
 
 def metric_label(name: str, text: Phrases) -> str:
@@ -140,7 +134,7 @@ def _metric_rows(evaluations: list[Evaluation], text: Phrases) -> list[tuple[str
 
 def _view(evaluation: Evaluation, files: dict[str, str], text: Phrases) -> _EvaluationView:
     return _EvaluationView(
-        name=_input_name(evaluation.data.name, text),
+        name=input_label(evaluation.data.name, text),
         notes=evaluation.notes,
         source=_source(evaluation.data, text),
         per_class=evaluation.per_class.to_dict("records"),

@@ -14,25 +14,15 @@ from pathlib import Path
 
 from visionblocks import errors, ports
 from visionblocks.dataframe import write_dataframe
-from visionblocks.evaluation.metrics import (Evaluation, check_comparable, compute_metrics, confusion_frame,
-                                             read_scored, results_table)
+from visionblocks.evaluation.metrics import (INPUT_NAMES, INPUT_PORTS, Evaluation, check_comparable,  # noqa: F401
+                                             compute_metrics, confusion_frame, input_label, read_scored,
+                                             results_table)
 from visionblocks.evaluation.plots import write_plots
 from visionblocks.evaluation.report import REPORT_FILE, write_report
 from visionblocks.messages import Phrases
 
-# How each input is named in the table, the charts and the report: Evaluate Model's port labels.
-INPUT_NAMES = ("Scored dataset", "Scored dataset to compare")
-INPUT_PORTS = ("scored_dataset", "scored_dataset_to_compare")
 # The file-name ending of each input's charts and confusion matrix.
 SUFFIXES = ("", "_compare")
-
-
-def input_label(name: str, text: Phrases) -> str:
-    """An input's name in ``text``'s language: Evaluate Model's port label, from the catalogs."""
-    if name not in INPUT_NAMES:
-        return name
-    port = INPUT_PORTS[INPUT_NAMES.index(name)]
-    return text(f"evaluate-model.input.{port}.label", name)
 
 
 def write_evaluation_results(out: str | Path, scored: str | Path,

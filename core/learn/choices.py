@@ -10,6 +10,7 @@ RESNET_ARCHITECTURES = (
 )
 DENSENET_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
 FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
+ARCHITECTURES = tuple(name for names in FAMILIES.values() for name in names)
 
 # auto = bf16 where the hardware runs it natively, else fp32 (see visionblocks.learn.precision).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -21,3 +22,6 @@ LINEAR_CLASSIFIERS = ("logistic_regression", "linear_svm")
 RUNTIMES = ("torch", "onnx")
 # What `visionblocks export` writes (visionblocks.learn.export).
 EXPORT_FORMATS = ("onnx",)
+
+# Images per batch when scoring: Score Image Model's default, also `visionblocks score`'s.
+DEFAULT_BATCH_SIZE = 64

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visionblocks.learn.choices import EXPORT_FORMATS, FAMILIES
-
-_ARCHITECTURES = [name for names in FAMILIES.values() for name in names]
+from visionblocks.learn.choices import ARCHITECTURES, EXPORT_FORMATS
 
 
 def add_commands(sub) -> None:
@@ -28,13 +26,13 @@ def _add_weights(sub) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=cmd_list)
     fetch = actions.add_parser("fetch", help="download and check weights into the torch hub cache")
-    fetch.add_argument("architectures", nargs="+", metavar="ARCH", choices=_ARCHITECTURES,
-                       help=f"architectures: {', '.join(_ARCHITECTURES)}")
+    fetch.add_argument("architectures", nargs="+", metavar="ARCH", choices=ARCHITECTURES,
+                       help=f"architectures: {', '.join(ARCHITECTURES)}")
     fetch.add_argument("--mirror", help="base URL or folder that holds the files under torchvision's names "
                                         "(default: $VISIONBLOCKS_WEIGHTS_MIRROR, else torchvision's address)")
     fetch.set_defaults(func=cmd_fetch)
     path = actions.add_parser("path", help="print where the weights file of ARCH goes (whether or not it is there)")
-    path.add_argument("architecture", metavar="ARCH", choices=_ARCHITECTURES)
+    path.add_argument("architecture", metavar="ARCH", choices=ARCHITECTURES)
     path.set_defaults(func=cmd_path)
 
 

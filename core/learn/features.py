@@ -52,7 +52,7 @@ def backbone(model: torch.nn.Module) -> torch.nn.Module:
     in eval mode and prepared for inference. ``model`` itself is left as it was."""
     headless = copy.deepcopy(model)
     setattr(headless, head_attribute(headless), torch.nn.Identity())
-    return inference_model(headless.eval())
+    return inference_model(headless.eval(), inplace=True)  # headless is already this function's own copy
 
 
 @dataclass

@@ -36,7 +36,6 @@ from typing import Any
 from visionblocks import errors, ports
 from visionblocks.learn import weights
 from visionblocks.ports import TRANSFORMS_FILE
-from visionblocks.units import MIB
 from visionblocks.learn.choices import DENSENET_ARCHITECTURES, FAMILIES, RESNET_ARCHITECTURES  # noqa: F401
 
 CONFIG_FILE = "_config.json"
@@ -84,7 +83,7 @@ def pretrained_path(config: dict) -> Path:
     """Where the pretrained weights of ``config`` are read from (whether or not they exist)."""
     if config.get("weights_path"):
         return Path(config["weights_path"]).expanduser()
-    return weights.cache_dir() / pretrained_file_name(config["architecture"])
+    return weights.cached_path(config["architecture"])
 
 
 # Old torchvision DenseNet checkpoints name layers "norm.1"; the current modules say "norm1".
@@ -304,11 +303,8 @@ def _read_state_dict(path: Path, torch):
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(MIB), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def verify_checksums(folder: Path, meta: dict) -> None:

@@ -55,7 +55,8 @@ class OnnxScorer:
         self.config: dict = {**_read_json(folder / models.CONFIG_FILE), "runtime": "onnx"}
         self.transform_ops = _read_json(folder / ports.TRANSFORMS_FILE)
         self.transform: Transform = build_transform(self.transform_ops)
-        providers, self.device = _providers(requested, onnxruntime.get_available_providers())
+        providers = _providers(requested, onnxruntime.get_available_providers())
+        self.device = torch.device("cpu")  # onnxruntime takes its inputs from host memory on every provider
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = onnxruntime.InferenceSession(str(folder / export.ONNX_FILE), options, providers=providers)
@@ -66,7 +67,6 @@ class OnnxScorer:
         """``model_dir`` itself when it is an export, else a temporary export of it."""
         if export.is_onnx_export(model_dir):
             return model_dir
-        models.load_trained(model_dir, "cpu")  # a clear 0159 for a broken directory, before exporting
         self._temporary = Path(tempfile.mkdtemp(prefix="visionblocks-onnx-"))
         from visionblocks.progress import Progress
 
@@ -100,11 +100,11 @@ class OnnxScorer:
                 f"providers={self.session.get_providers()})")
 
 
-def _providers(device: torch.device, available: list[str]) -> tuple[list[str], torch.device]:
-    """onnxruntime's execution providers for ``device``, and the device the inputs belong on."""
+def _providers(device: torch.device, available: list[str]) -> list[str]:
+    """onnxruntime's execution providers for ``device``."""
     if device.type == "cuda" and "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"], torch.device("cpu")
-    return ["CPUExecutionProvider"], torch.device("cpu")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
 
 
 def _read_json(path: Path):

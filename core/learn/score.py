@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from visionblocks.learn.choices import DEFAULT_BATCH_SIZE
 from visionblocks.learn import distributed, models
 from visionblocks import errors, ports
 from visionblocks.learn import precision as prec
@@ -31,7 +32,6 @@ from visionblocks.data.loading import ImageDataset, make_loader
 from visionblocks.progress import Progress
 from visionblocks.data.transforms import INFERENCE, Transform, build_transform, with_to_tensor
 
-DEFAULT_BATCH_SIZE = 64
 # On a CPU the model runs on slices of a batch holding about this many pixels. resnet18
 # inference on this 2-core AVX2 CPU peaked at 8-16 images of 224x224, 32-64 of 96x96 and 256 or
 # more of 32x32 (images/s at 224: 40 with 64 images per call, 46 with 8): a roughly constant
@@ -118,23 +118,22 @@ class Scorer:
                 f"device={self.device}, precision={self.precision.name})")
 
 
-def inference_model(model: torch.nn.Module) -> torch.nn.Module:
+def inference_model(model: torch.nn.Module, inplace: bool = False) -> torch.nn.Module:
     """``model`` (in eval mode) made faster for scoring, with the same results up to rounding.
+    ``inplace``: the caller owns ``model`` and it may be changed instead of copied.
 
     - Every batch normalization that follows a convolution is folded into that convolution's
       weights (torch.fx), which saves one pass over every feature map. A model that torch.fx
       cannot trace is used as it is.
     - channels_last memory layout, on every device: oneDNN (CPU) and cuDNN (GPU) convolutions
-      then run without reordering each layer's input. Measured on this 2-core AVX2 CPU, resnet18
-      inference: 30 -> 40 images/s at 224x224 and 1,200 -> 1,970 at 32x32; with the folding,
-      42 and 2,050. (Training picks its layout by precision and image size:
-      precision.memory_format.)
+      then run without reordering each layer's input (measurements in DESIGN.md, "Scoring").
+      Training picks its layout by precision and image size: precision.memory_format.
     """
     from torch.fx.experimental.optimization import fuse
 
     model = model.eval()
     try:
-        model = fuse(model)  # a traced copy; the original keeps its batch norms
+        model = fuse(model, inplace=inplace)  # unless inplace: a traced copy, the original keeps its batch norms
     except Exception:  # noqa: BLE001 - any tracing failure just means no folding
         pass
     return model.to(memory_format=torch.channels_last)

@@ -32,7 +32,7 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from visionblocks import errors
-from visionblocks.learn.choices import FAMILIES
+from visionblocks.learn.choices import ARCHITECTURES
 from visionblocks.progress import Progress
 
 OFFLINE_ENV = "VISIONBLOCKS_OFFLINE"
@@ -70,7 +70,7 @@ class WeightsFile:
 
 def architectures() -> list[str]:
     """Every architecture with published ImageNet weights, in the order the modules list them."""
-    return [name for names in FAMILIES.values() for name in names]
+    return list(ARCHITECTURES)
 
 
 def weights_file(architecture: str) -> WeightsFile:

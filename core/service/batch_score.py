@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from visionblocks.device import launch
+from visionblocks.learn.choices import DEFAULT_BATCH_SIZE
 from visionblocks import errors, ports
 from visionblocks.dataframe import DATA_FILE, IDENTIFIER_COLUMN
 from visionblocks.imagedir import ImageDirectory
@@ -37,7 +38,7 @@ def output_format(out: Path) -> str:
 
 
 def score_folder(model_dir: str | Path, source: str | Path, out: str | Path, *, device=None,
-                 precision: str = "auto", batch_size: int = 64, progress: Progress | None = None):
+                 precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None):
     """Score the images of the folder or archive ``source`` (or an ImageDirectory) with the model in
     ``model_dir`` and write the rows to ``out`` (.parquet or .csv); the ScoreSummary."""
     from visionblocks.learn.score import Scorer, score_directory

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from visionblocks.learn.choices import PRECISIONS, RUNTIMES
+from visionblocks.learn.choices import DEFAULT_BATCH_SIZE, PRECISIONS, RUNTIMES
 from visionblocks.service import settings
 from visionblocks.service.settings import Batching, Limits
 from visionblocks.units import MIB
 
 KEY_ENV = "VISIONBLOCKS_KEY"
-BATCH_SIZE = 64  # ``score MODEL_DIR``'s images per batch, Score Image Model's default
 
 
 def add_commands(sub) -> None:
@@ -71,7 +70,7 @@ def _add_score(sub) -> None:
     p.add_argument("--device", help="with a ModelDirectory: auto (default), cpu, cuda or mps")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="with a ModelDirectory: auto (default), or fp32 for the same probabilities on every machine")
-    p.add_argument("--batch-size", type=int, help=f"with a ModelDirectory: images per batch (default: {BATCH_SIZE})")
+    p.add_argument("--batch-size", type=int, help=f"with a ModelDirectory: images per batch (default: {DEFAULT_BATCH_SIZE})")
     p.add_argument("--key", help=f"with a service: the service key (default: ${KEY_ENV})")
     p.add_argument("--top-k", type=int, help="with a service: how many classes to list per image")
     p.add_argument("--json", action="store_true", help="with a service: print the rows as JSON")
@@ -132,7 +131,7 @@ def cmd_score(args) -> None:
     from visionblocks.service.batch_score import score_folder
 
     score_folder(Path(args.target), args.images[0], args.out, device=args.device, precision=args.precision or "auto",
-                 batch_size=args.batch_size or BATCH_SIZE)
+                 batch_size=args.batch_size or DEFAULT_BATCH_SIZE)
 
 
 def is_service_address(target: str) -> bool:

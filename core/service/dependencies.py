@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from visionblocks.service.batching import MicroBatcher
-from visionblocks.service.metrics import Metrics, model_info
+from visionblocks.service.metrics import Metrics, model_info, scorer_name
 from visionblocks.service.problems import Rejected, UnauthorizedError
 from visionblocks.service.settings import Batching, Limits
 
@@ -37,8 +37,7 @@ class Service:
     @property
     def name(self) -> str:
         """The architecture, else the scorer's class name."""
-        config = getattr(self.scorer, "config", {}) or {}
-        return config.get("architecture") or type(self.scorer).__name__
+        return scorer_name(self.scorer)
 
 
 def digest(key: str) -> bytes:

@@ -61,13 +61,17 @@ class ParsedRequest:
     images: list[ImageInput]
 
 
+_JSON_START = re.compile(rb"\s*[{\[]")  # the first byte that is not white space opens JSON
+
+
 # -- parsing ---------------------------------------------------------------------------------------
-def parse_body(content_type: str | None, body: bytes) -> ParsedRequest:
-    """The images of a request body (no decoding yet), or :class:`Rejected` saying what is wrong."""
+def parse_body(content_type: str | None, body: bytes, kind: str | None = None) -> ParsedRequest:
+    """The images of a request body (no decoding yet), or :class:`Rejected` saying what is wrong.
+    ``kind``: the body's :func:`body_format`, when the caller has worked it out already."""
     if not body:
         raise Rejected(errors.NullOrEmptyError("The request body is empty.",
                                                hint="Send JSON with base64 images, a multipart form or an image."))
-    kind = body_format(content_type, body)
+    kind = kind or body_format(content_type, body)
     if kind == MULTIPART:
         return ParsedRequest(DESIGNER, parse_multipart(content_type, body))
     if kind == JSON:
@@ -86,7 +90,7 @@ def body_format(content_type: str | None, body: bytes) -> str:
     if media.startswith("image/") or media in RAW_TYPES:
         return IMAGE
     # No or another type (curl's --data-binary says x-www-form-urlencoded): JSON starts with { or [.
-    return JSON if body.lstrip()[:1] in (b"{", b"[") else IMAGE
+    return JSON if _JSON_START.match(body) else IMAGE  # a regex: lstrip() would copy the whole body
 
 
 def parse_json(body: bytes) -> ParsedRequest:

@@ -108,13 +108,22 @@ class Metrics:
         }
 
 
+def scorer_name(scorer) -> str:
+    """The model's architecture, else the scorer's class name."""
+    return (getattr(scorer, "config", {}) or {}).get("architecture") or type(scorer).__name__
+
+
+def precision_name(scorer):
+    """The precision the scorer runs in (``auto`` resolved), or None when it does not say."""
+    precision = getattr(scorer, "precision", None)
+    return getattr(precision, "name", precision)
+
+
 def model_info(scorer) -> dict[str, str]:
     """The labels of ``visionblocks_model_info``: what ``/metadata`` says of the model, in short."""
-    config = getattr(scorer, "config", {}) or {}
-    precision = getattr(scorer, "precision", None)
-    return {"architecture": str(config.get("architecture") or type(scorer).__name__),
+    return {"architecture": str(scorer_name(scorer)),
             "classes": str(len(scorer.classes)),
-            "precision": str(getattr(precision, "name", precision) or "unknown"),
+            "precision": str(precision_name(scorer) or "unknown"),
             "device": str(getattr(scorer, "device", "cpu")),
             "version": __version__}
 

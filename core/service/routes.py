@@ -22,7 +22,7 @@ from visionblocks.service.batching import QueueFull
 from visionblocks.service.dependencies import Service, ServiceDep, require_key
 from visionblocks.service.formats import body_format, decode_image, parse_body, result_rows, wrap
 from visionblocks.service.limits import check_content_length, check_image_count, read_body
-from visionblocks.service.metrics import METRICS_PATH, SCORE_PATH, note_format
+from visionblocks.service.metrics import METRICS_PATH, SCORE_PATH, note_format, precision_name
 from visionblocks.service.openapi import error_responses
 from visionblocks.service.problems import Rejected, RequestTimeoutError, ServiceBusyError
 from visionblocks.service.schemas import PROMETHEUS_RESPONSE, Health, Metadata, MetricsReport, ScoreResponse
@@ -47,11 +47,10 @@ async def health(service: ServiceDep) -> Health:
 async def metadata(service: ServiceDep) -> Metadata:
     scorer = service.scorer
     config = getattr(scorer, "config", {}) or {}
-    precision = getattr(scorer, "precision", None)
     return Metadata(version=__version__, model=service.name, architecture=config.get("architecture"),
                     input_size=config.get("input_size"), classes=list(scorer.classes),
                     transform=getattr(scorer, "transform_ops", None), device=str(getattr(scorer, "device", "cpu")),
-                    precision=getattr(precision, "name", precision), top_k=service.top_k,
+                    precision=precision_name(scorer), top_k=service.top_k,
                     limits=service.limits, batching=service.batching)
 
 
@@ -85,9 +84,11 @@ async def score(request: Request, service: ServiceDep,
         async with asyncio.timeout(limits.timeout_s):
             check_content_length(request.headers.get("content-length"), limits)
             body = await read_body(request.stream(), limits)
-            if body:
-                note_format(request, body_format(request.headers.get("content-type"), body))
-            shape, tensors = await run_in_threadpool(prepare, service, request.headers.get("content-type"), body)
+            content_type = request.headers.get("content-type")
+            kind = body_format(content_type, body) if body else None
+            if kind:
+                note_format(request, kind)
+            shape, tensors = await run_in_threadpool(prepare, service, content_type, body, kind)
             probabilities = await service.batcher.predict_async(tensors)
     except TimeoutError:
         raise Rejected(RequestTimeoutError(
@@ -102,10 +103,10 @@ async def score(request: Request, service: ServiceDep,
     return wrap(shape, result_rows(probabilities, service.scorer.classes, top_k or service.top_k))
 
 
-def prepare(service: Service, content_type: str | None, body: bytes) -> tuple[str, list]:
+def prepare(service: Service, content_type: str | None, body: bytes, kind: str | None = None) -> tuple[str, list]:
     """Parse, decode and transform (in the thread pool: this is CPU work): the response's shape
-    and one tensor per image."""
-    parsed = parse_body(content_type, body)
+    and one tensor per image. ``kind``: the body's format, as the route worked it out."""
+    parsed = parse_body(content_type, body, kind)
     check_image_count(len(parsed.images), service.limits)
     tensors = []
     for item in parsed.images:

@@ -7,7 +7,7 @@ the CLI reads it while it builds its parser.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from visionblocks import errors
 from visionblocks.units import MIB
@@ -44,9 +44,6 @@ class Limits:
             raise errors.GreaterThanOrEqualToError(
                 f"max_queue ({self.max_queue}) must be at least max_images ({self.max_images}): "
                 "a request with the most images allowed must fit in the queue.")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,12 @@ def _sqlite(path: Path) -> str:
 
 @dataclass
 class _Tracked:
-    """An MLflow run in progress: its client, the pipeline's run id, and each node's run id."""
+    """An MLflow run in progress: its client, the pipeline's run id and experiment, and each node's run id."""
 
     client: object
     uri: str
     parent: str
+    experiment_id: str
     children: dict[str, str] = field(default_factory=dict)
 
 
@@ -151,7 +152,7 @@ def _start(client, uri: str, run) -> _Tracked:
     parent = client.create_run(experiment_id, run_name=Path(run.out).name, tags=tags)
     params = {f"{node['id']}.{name}": value for node in run.nodes for name, value in node["params"].items()}
     _log_params(client, parent.info.run_id, params)
-    return _Tracked(client, uri, parent.info.run_id)
+    return _Tracked(client, uri, parent.info.run_id, experiment_id)
 
 
 def _log_params(client, run_id: str, params: dict) -> None:
@@ -165,8 +166,7 @@ def _log_params(client, run_id: str, params: dict) -> None:
 def _start_node(tracked: _Tracked, node) -> str:
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-    parent = tracked.client.get_run(tracked.parent)
-    child = tracked.client.create_run(parent.info.experiment_id, run_name=node.id, tags={
+    child = tracked.client.create_run(tracked.experiment_id, run_name=node.id, tags={
         MLFLOW_PARENT_RUN_ID: tracked.parent, "visionblocks.module": node.module})
     tracked.children[node.id] = child.info.run_id
     _log_params(tracked.client, child.info.run_id, node.params)
@@ -217,7 +217,9 @@ def _end(tracked: _Tracked, run, error) -> None:
 
     for child in tracked.children.values():  # nodes an interruption left open
         tracked.client.set_terminated(child, "KILLED")
-    log_file = Path(run.out) / "run_log.json"
+    from visionblocks.pipeline import RUN_LOG
+
+    log_file = Path(run.out) / RUN_LOG
     if error is None and log_file.is_file():
         tracked.client.log_artifact(tracked.parent, str(log_file))
     elif error is not None:

@@ -1,29 +1,22 @@
 """The ``visionblocks`` command line.
 
 Failures print one line — designer code, name, message, hint — and exit non-zero; the
-traceback appears only with ``--debug``. Feature areas add their own sub-commands through an
-``add_commands(subparsers)`` function listed in ``COMMAND_MODULES``.
+traceback appears only with ``--debug``. Every sub-command comes from a plugin, through the
+``visionblocks_register_commands`` hook: the built-in ``commands`` plugin
+(``visionblocks.plugins.commands``) adds those of the feature areas, so this module imports none
+of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import traceback
-from pathlib import Path
 
 from visionblocks import errors
 from visionblocks.device import tune_threads
-
-COMMAND_MODULES = (
-    "visionblocks.commands",
-    "visionblocks.docs.commands",
-    "visionblocks.evaluation.commands",
-    "visionblocks.learn.commands",
-    "visionblocks.service.commands",
-)
+from visionblocks.registry import DuplicateNameError
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -40,13 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"visionblocks {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_commands(sub)
+    from visionblocks.plugin_host import add_commands
+
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except DuplicateNameError as exc:  # two plugins add the same command: say which, in one line
+        print(f"Error 1000 LibraryException: {exc}. Hint: uninstall one of the two plugins, or set "
+              "VISIONBLOCKS_DISABLE_PLUGIN_AUTOLOAD=1 to load only the built-in ones.", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     # The command line owns its process, so it, not the library, sets the process-wide thread count.
     tune_threads()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from visionblocks.cli import _key_value, print_json
@@ -15,7 +14,8 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_modules)
 
-    p = sub.add_parser("plugins", help="list loaded plugins with their hooks and modules")
+    p = sub.add_parser("plugins", help="list loaded plugins with their hooks, modules, architectures, transform "
+                                       "operations and commands")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_plugins)
 
@@ -78,6 +78,10 @@ def cmd_plugins(args) -> None:
     for p in plugins:
         version = f" {p['version']}" if p["version"] else ""
         print(f"{p['name']}{version}: hooks={','.join(p['hooks'])} modules={','.join(p['modules']) or '-'}")
+        # What the plugin adds besides modules, one indented line per kind it adds anything of.
+        for kind in ("architectures", "transforms", "commands"):
+            if p[kind]:
+                print(f"  {kind}={','.join(p[kind])}")
 
 
 def cmd_run(args) -> None:

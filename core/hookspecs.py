@@ -46,6 +46,71 @@ def visionblocks_translation_dirs():
     """
 
 
+# -- what a plugin adds besides modules ---------------------------------------------------------
+# Each of these hooks is called once per plugin, with a ``register`` (or ``subparsers``) that
+# knows which plugin is calling, so a name registered twice fails with an error naming both
+# plugins (:class:`~visionblocks.registry.DuplicateNameError`), as module ids do. The built-in
+# plugins register their own architectures, operations and commands through the same hooks.
+
+
+@hookspec
+def visionblocks_register_architectures(register):
+    """Register network architectures by calling ``register(spec)`` once per
+    :class:`~visionblocks.spec.ArchitectureSpec`::
+
+        register(ArchitectureSpec(name="tiny_net", family="resnet", builder="my_plugin.nets:tiny_net",
+                                  input_size=32))
+
+    ``builder(num_classes=N, **options)`` returns a ``torch.nn.Module``; give it as a
+    ``"package.module:function"`` string (imported only when a model is built, so listing
+    modules never loads torch) or as a callable. ``family`` places the architecture: an
+    architecture of the ``resnet`` or ``densenet`` family appears in that module's Model name
+    (its docs page marks it with the plugin's name); a new family is for the plugin's own module,
+    whose Model name parameter takes ``choices=visionblocks.learn.choices.architecture_choices(family)``.
+    ``weights`` names pretrained weights (an http(s) URL whose file name carries the start of its
+    SHA-256, or give ``sha256``; or a torchvision weights name such as
+    ``MobileNet_V3_Small_Weights.IMAGENET1K_V1``), fetched and checked like the built-ins'.
+    Train PyTorch Model, Score Image Model, ``visionblocks serve`` and ``visionblocks weights``
+    accept every registered architecture. A name may be registered only once across all plugins.
+    """
+
+
+@hookspec
+def visionblocks_register_transforms(register):
+    """Register image transform operations by calling ``register(spec)`` once per
+    :class:`~visionblocks.spec.TransformSpec`::
+
+        register(TransformSpec(name="RandomInvert", build="my_plugin.ops:RandomInvert", random=True,
+                               params=(Param("p", "float", "Probability", "...", default=0.5, min=0, max=1),)))
+
+    The operation can then be written in a TransformationDirectory's ``[op, args]`` list, for
+    example in Init Image Transformation's Additional operations (``[["RandomInvert", {"p": 0.2}]]``).
+    ``params`` declares the arguments, checked with the designer's error codes before ``build``
+    gets them as keywords; without ``params`` the arguments go to ``build`` as given (a dict as
+    keywords, a list as positional arguments, another value as one argument) and ``build``'s
+    ``TypeError``/``ValueError`` becomes InvalidTransformationDirectory (0158). ``random=True``
+    marks an augmentation, dropped for inference (Apply Image Transformation "For inference",
+    scoring, the web service). An operation name may be registered only once across all plugins.
+    """
+
+
+@hookspec
+def visionblocks_register_commands(subparsers):
+    """Add ``visionblocks`` sub-commands, as with :mod:`argparse`::
+
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--name", default="world")
+        p.set_defaults(func=lambda args: print(f"hello {args.name}"))
+
+    ``subparsers`` behaves like the object ``ArgumentParser.add_subparsers()`` returns, but only
+    ``add_parser`` is offered. ``func(args)`` runs the command; it returns the exit status (``None``
+    is 0), and a :class:`~visionblocks.errors.ModuleError` it raises is printed as the usual
+    one-line error. Import heavy libraries inside ``func``, not at the top of the plugin, so
+    ``visionblocks --help`` stays fast. A command name (or alias) may be added only once across
+    all plugins. The built-in commands come through this hook too.
+    """
+
+
 # -- the life of a run ---------------------------------------------------------------------------
 # The pipeline runner and the module runner call these hooks; tracking plugins (the built-in
 # MLflow and TensorBoard ones in visionblocks.tracking) implement them. ``run`` is a

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from visionblocks import errors
-from visionblocks.spec import ModuleSpec, Param
+from visionblocks.spec import ModuleSpec, Param, resolve
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -57,7 +57,25 @@ def coerce(param: Param, value: Any) -> Any:
 
 
 def check(param: Param, value: Any) -> None:
-    """Raise the designer's range error when ``value`` is outside what ``param`` allows."""
+    """Raise the designer's range error when ``value`` is outside what ``param`` allows, then run
+    the parameter's own ``check`` (see :class:`~visionblocks.spec.Param`)."""
+    _check_range(param, value)
+    if param.check is not None:
+        _run_own_check(param, value)
+
+
+def _run_own_check(param: Param, value: Any) -> None:
+    """``param.check(value)``; its ValueError or TypeError becomes ParameterParsing (0002) naming
+    the parameter, its ModuleError passes as it is (the check named the parameter itself)."""
+    try:
+        resolve(param.check)(value)
+    except errors.ModuleError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise errors.ParameterParsingError(f"Failed to parse {_describe(param, value)}: {exc}") from None
+
+
+def _check_range(param: Param, value: Any) -> None:
     if param.type == "enum" and value not in [str(c) for c in param.choices]:
         raise errors.NotInRangeValueError(
             f"{_describe(param, value)} is not one of the allowed values: {param.range_text()}."
@@ -85,7 +103,8 @@ def validate_params(spec: ModuleSpec, given: dict[str, Any] | None) -> dict[str,
     """Return every parameter of ``spec`` with a checked value, defaults filled in.
 
     Unknown names are ParameterParsing (0002); a required parameter without a value is
-    NullOrEmpty (0003); wrong types 0002; out-of-range values 0004/0005/0007/0008.
+    NullOrEmpty (0003); wrong types 0002; out-of-range values 0004/0005/0007/0008; a value its
+    parameter's own ``check`` refuses, the code that check raises.
     """
     given = dict(given or {})
     known = {p.name for p in spec.params}

@@ -127,10 +127,10 @@ def _check_required_inputs(node: Node, spec: ModuleSpec, connected: set[tuple[st
             raise _fail(f"Node '{node.id}' ({spec.id}): required input port '{port.name}' ({port.label}) is not connected.")
 
 
-def _check_params(node: Node, spec: ModuleSpec) -> None:
+def _check_params(node: Node, spec: ModuleSpec) -> dict[str, Any]:
     """The module's own parameter check, with the node named; the error keeps its designer code."""
     try:
-        validate_params(spec, node.params)
+        return validate_params(spec, node.params)
     except errors.ModuleError as exc:
         raise type(exc)(f"Node '{node.id}': {exc.message}", hint=exc.hint or None) from None
 
@@ -143,6 +143,9 @@ class Pipeline:
     base_dir: Path = Path(".")
     options: dict[str, Any] = field(default_factory=dict)  # run options: language, tracking, tensorboard
     path: Path | None = None  # the YAML file it was loaded from
+    # Each node's checked parameters (node id -> values), kept by validate() so that a run checks
+    # them once: they are what the cache key, the run hooks and the module get.
+    checked_params: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -213,11 +216,14 @@ class Pipeline:
         nodes = self._nodes_by_id()
         specs = {node.id: _module_of(node, registry) for node in self.nodes}
         connected = self._check_edges(nodes, specs)
+        checked = {}
         for node in self.nodes:
             self._check_external_inputs(node, specs[node.id])
             _check_required_inputs(node, specs[node.id], connected)
-            _check_params(node, specs[node.id])
-        return self._run_order()
+            checked[node.id] = _check_params(node, specs[node.id])
+        order = self._run_order()
+        self.checked_params = checked
+        return order
 
     def _nodes_by_id(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
@@ -314,8 +320,8 @@ class Pipeline:
         for node_id in order:
             node, spec = by_id[node_id], registry.get(by_id[node_id].module)
             if spec.distributed and sync.wait(node_id):
-                run_spec(spec, self._node_inputs(node, out), validate_params(spec, node.params), out / node.id,
-                         device, Progress(quiet=True), run, node.id)
+                run_spec(spec, self._node_inputs(node, out), self.checked_params[node_id], out / node.id,
+                         device, Progress(quiet=True), run, node.id, validated=True)
         return {"pipeline": self.name, "nodes": [], "rank": launch().rank}
 
     def _run(self, out: Path, registry: Registry, order: list[str], force: bool, device: str | None,
@@ -323,7 +329,7 @@ class Pipeline:
         by_id = {node.id: node for node in self.nodes}
         run = RunInfo(self.name, out, settings, self.path, [
             {"id": node_id, "module": by_id[node_id].module,
-             "params": validate_params(registry.get(by_id[node_id].module), by_id[node_id].params)}
+             "params": self.checked_params[node_id]}
             for node_id in order])
         emit("visionblocks_run_started", run=run)
         log: dict = {}
@@ -379,7 +385,8 @@ class Pipeline:
         record_path.unlink(missing_ok=True)
         inputs = self._node_inputs(node, out)
         try:
-            result = run_spec(spec, inputs, decision.params, node_dir, device, say.child(node.id), run, node.id)
+            result = run_spec(spec, inputs, decision.params, node_dir, device, say.child(node.id), run, node.id,
+                              validated=True)
         except errors.ModuleError as exc:
             exc.message = f"Node '{node.id}' ({spec.id}): {exc.message}"
             raise
@@ -406,7 +413,7 @@ class Pipeline:
                 hashes[(None, source.label)] = ports.directory_hash(self.resolve(source.label))
         input_hashes = {port: hashes[(source.node, source.label if source.node is None else source.port)]
                         for port, source in sources.items()}
-        params = validate_params(spec, node.params)
+        params = self.checked_params[node.id]
         record = _read_record(out / node.id)
         known = None not in input_hashes.values()
         key = _cache_key(spec.id, spec.version, params, input_hashes) if known else None

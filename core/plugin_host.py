@@ -1,4 +1,5 @@
-"""Finding plugins, registering them with pluggy, and building the module registry.
+"""Finding plugins, registering them with pluggy, and building the registries of what they add:
+modules, architectures, transform operations and ``visionblocks`` sub-commands.
 
 Built-in plugins are found through the ``visionblocks`` entry-point group like any third-party
 plugin. Set ``VISIONBLOCKS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins (useful when a
@@ -7,6 +8,7 @@ broken third-party plugin is installed), as pytest does with ``PYTEST_DISABLE_PL
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib.metadata
 import os
@@ -18,7 +20,7 @@ from types import ModuleType
 import pluggy
 
 from visionblocks import hookspecs
-from visionblocks.registry import Registry
+from visionblocks.registry import ArchitectureRegistry, CommandRegistry, NamedRegistry, Registry, TransformRegistry
 
 PROJECT = "visionblocks"
 DISABLE_ENV = "VISIONBLOCKS_DISABLE_PLUGIN_AUTOLOAD"
@@ -29,7 +31,7 @@ class _Host:
 
     ``extra``: the plugins registered by hand (:func:`register_plugin`), which survive a reset.
     ``loaded``: what was built from them and the entry points (plugin manager, plugin name ->
-    installed package, module registry), built on first use and dropped as a whole by
+    installed package, the registries), built on first use and dropped as a whole by
     :func:`reset`, so nothing of an earlier load is left behind.
     """
 
@@ -44,6 +46,9 @@ class _Loaded:
     manager: pluggy.PluginManager
     distributions: dict[str, importlib.metadata.Distribution]  # plugin name -> installed package
     registry: Registry | None = None  # built on first use: a duplicate module id fails there
+    architectures: ArchitectureRegistry | None = None  # the same for each kind below
+    transforms: TransformRegistry | None = None
+    commands: CommandRegistry | None = None  # filled when a command line is built
 
 
 _host = _Host()
@@ -61,7 +66,10 @@ def _load_plugins(extra: list[tuple[object, str]]) -> _Loaded:
     pm.add_hookspecs(hookspecs)
     distributions: dict[str, importlib.metadata.Distribution] = {}
     autoload = os.environ.get(DISABLE_ENV, "").lower() not in ("1", "true", "yes")
-    for ep in importlib.metadata.entry_points(group=PROJECT):
+    # Built-ins first, whatever the order of sys.path: the registries list them first and a
+    # duplicate-name error names the built-in first.
+    eps = sorted(importlib.metadata.entry_points(group=PROJECT), key=lambda ep: (ep.dist.name if ep.dist else "") != PROJECT)
+    for ep in eps:
         dist = ep.dist.name if ep.dist else ""
         if not autoload and dist != PROJECT:
             continue
@@ -111,12 +119,66 @@ def get_registry() -> Registry:
 
 
 def _build_registry(pm: pluggy.PluginManager) -> Registry:
-    registry = Registry()
+    return _fill(Registry(), pm.hook.visionblocks_register_modules)
+
+
+def _fill(registry, hook):
     # Call each implementation on its own so the registry knows which plugin registered what
-    # (needed for the duplicate-id error and for `visionblocks plugins`).
-    for impl in pm.hook.visionblocks_register_modules.get_hookimpls():  # registration order
+    # (needed for the duplicate-name error and for `visionblocks plugins`).
+    for impl in hook.get_hookimpls():  # registration order
         impl.function(register=functools.partial(registry.register, plugin=impl.plugin_name))
     return registry
+
+
+def get_architectures() -> ArchitectureRegistry:
+    """Every registered architecture (``visionblocks_register_architectures``), by name."""
+    with _host.lock:
+        loaded = _load()
+        if loaded.architectures is None:
+            loaded.architectures = _fill(ArchitectureRegistry(), loaded.manager.hook.visionblocks_register_architectures)
+        return loaded.architectures
+
+
+def get_transforms() -> TransformRegistry:
+    """Every registered transform operation (``visionblocks_register_transforms``), by name."""
+    with _host.lock:
+        loaded = _load()
+        if loaded.transforms is None:
+            loaded.transforms = _fill(TransformRegistry(), loaded.manager.hook.visionblocks_register_transforms)
+        return loaded.transforms
+
+
+class PluginSubparsers:
+    """What ``visionblocks_register_commands`` receives: argparse's sub-parser action for one
+    plugin, which records the commands it adds so that a name added twice names both plugins."""
+
+    def __init__(self, action: argparse._SubParsersAction, commands: CommandRegistry, plugin: str):
+        self._action, self._commands, self.plugin = action, commands, plugin
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        for claimed in (name, *kwargs.get("aliases", ())):
+            self._commands.claim(claimed, self.plugin)
+        return self._action.add_parser(name, **kwargs)
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> CommandRegistry:
+    """Let every plugin add its sub-commands to ``subparsers`` (the command line's)."""
+    with _host.lock:
+        loaded = _load()
+        commands = CommandRegistry()
+        for impl in loaded.manager.hook.visionblocks_register_commands.get_hookimpls():  # registration order
+            impl.function(subparsers=PluginSubparsers(subparsers, commands, impl.plugin_name))
+        loaded.commands = commands
+        return commands
+
+
+def get_commands() -> CommandRegistry:
+    """Which plugin added which sub-command (building a scratch command line when none was built)."""
+    with _host.lock:
+        loaded = _load()
+        if loaded.commands is None:
+            add_commands(argparse.ArgumentParser(prog=PROJECT).add_subparsers())
+        return loaded.commands
 
 
 def translation_dirs() -> list[Path]:
@@ -128,8 +190,10 @@ def translation_dirs() -> list[Path]:
 
 
 def list_plugins() -> list[dict]:
-    """Name, version, hooks and modules of every loaded plugin (``visionblocks plugins``)."""
+    """Name, version, hooks, and the modules, architectures, transform operations and commands of
+    every loaded plugin (``visionblocks plugins``)."""
     registry = get_registry()
+    architectures, transforms, commands = get_architectures(), get_transforms(), get_commands()
     loaded = _load()
     pm = loaded.manager
     result = []
@@ -143,6 +207,13 @@ def list_plugins() -> list[dict]:
                 "module": plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__,
                 "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or []),
                 "modules": sorted(spec.id for spec in registry if spec.plugin == name),
+                "architectures": _names_of(architectures, name),
+                "transforms": _names_of(transforms, name),
+                "commands": commands.names(name),
             }
         )
     return result
+
+
+def _names_of(registry: NamedRegistry, plugin: str) -> list[str]:
+    return [spec.name for spec in registry if spec.plugin == plugin]

@@ -126,6 +126,7 @@ def run_spec(
     progress: Progress | None = None,
     run: RunInfo | None = None,
     node_id: str | None = None,
+    validated: bool = False,
 ) -> ModuleResult:
     """Run ``spec`` and publish each output port as ``out/<port name>/``.
 
@@ -138,15 +139,19 @@ def run_spec(
     ``run`` is the pipeline run this is a node of (``node_id``); a module run on its own is a run
     of its own. Rank 0 announces the node to the run hooks (``visionblocks_node_started``,
     ``visionblocks_node_finished``) and passes on what the module reports.
+
+    ``validated`` says ``params`` already are :func:`~visionblocks.params.validate_params`' result
+    for ``spec`` (the pipeline checks every node's parameters before running any), so they are not
+    checked a second time.
     """
     out = ports.require_output_folder(out)
     rank = launch().rank
     run = run or RunInfo(spec.id, out)
     if rank == 0:
-        return _run(spec, inputs, params, out, device, progress, out, run, node_id)
+        return _run(spec, inputs, params, out, device, progress, out, run, node_id, validated)
     scratch = Path(tempfile.mkdtemp(prefix=f"visionblocks-rank{rank}-"))
     try:
-        result = _run(spec, inputs, params, out, device, progress, scratch, run, node_id)
+        result = _run(spec, inputs, params, out, device, progress, scratch, run, node_id, validated)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return ModuleResult(spec.id, {port.name: out / port.name for port in spec.outputs}, result.seconds,
@@ -154,13 +159,13 @@ def run_spec(
 
 
 def _run(spec, inputs, params, out: Path, device, progress, workdir: Path, run: RunInfo,
-         node_id: str | None) -> ModuleResult:
+         node_id: str | None, validated: bool) -> ModuleResult:
     """Run into ``workdir`` (``out`` itself, or a throwaway folder on ranks other than 0)."""
     publish = workdir == out
     start = time.perf_counter()
     node = None
     try:
-        values = validate_params(spec, params)
+        values = dict(params) if validated else validate_params(spec, params)
         checked = check_inputs(spec, inputs or {})
         final = {port.name: workdir / port.name for port in spec.outputs}
         node = NodeInfo(node_id or spec.id, spec.id, values, out, {p.name: out / p.name for p in spec.outputs},

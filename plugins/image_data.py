@@ -32,15 +32,20 @@ def run_convert(ctx) -> None:
 _CONVERT_EXAMPLE = '''Convert a folder with one sub-folder per class (here 5 images of each handwritten digit):
 
 ```python
->>> import tempfile
+>>> import pandas as pd
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
 >>> from visionblocks.imagedir import ImageDirectory
->>> raw = write_digits(tempfile.mkdtemp(), size=16, per_class=5)
->>> result = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=tempfile.mkdtemp())
+>>> raw = write_digits("digits", size=16, per_class=5)
+>>> result = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
 >>> images = ImageDirectory.load(result.outputs["output_image_directory"])
 >>> len(images), images.classes
 (50, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+>>> print(pd.DataFrame(images.entries[:3]).to_string(index=False))
+ id     file_name category  width  height mode base_file_name
+  0 image/0_0.png        0     16      16    L     0/0000.png
+  1 image/0_1.png        0     16      16    L     0/0010.png
+  2 image/0_2.png        0     16      16    L     0/0020.png
 
 ```
 '''
@@ -67,8 +72,8 @@ CONVERT = ModuleSpec(
         "and `pets/dogs/2.jpg`), or all in one folder for scoring. You can also pack the folder as a zip, tar, "
         "tar.gz or tar.bz2 archive.",
         "Add the Convert to Image Directory module to your pipeline and connect the folder or archive to its "
-        "Input dataset port.",
-        "Optionally turn Strict on to stop with an error when any file is not a valid image, instead of "
+        "**Input dataset** port.",
+        "Optionally turn **Strict** on to stop with an error when any file is not a valid image, instead of "
         "skipping it.",
         "Run the pipeline. Check the class table in the log and the quarantine report `_quarantine.json` in the "
         "output for skipped files.",
@@ -125,12 +130,12 @@ CONVERT = ModuleSpec(
          "An archive is refused, with error 0102 and nothing written, when an entry would be written outside "
          "the output (a path with `..` or an absolute path), when an entry is a link or a device, when an "
          "entry is encrypted, when the archive holds more entries or unpacks to more bytes than the limits "
-         "allow, or when it is corrupt. An image larger than Maximum pixels per image stops the conversion "
+         "allow, or when it is corrupt. An image larger than **Maximum pixels per image** stops the conversion "
          "with error 0127. An input without any file is error 0003; an input without any valid image is "
          "error 0021."),
     ),
     notes=(
-        "The designer has no parameters for this module. visionblocks adds Strict, the pixel limit and the "
+        "The designer has no parameters for this module. visionblocks adds **Strict**, the pixel limit and the "
         "archive limits, the quarantine report and the class table.",
         "The designer skips files in folders deeper than the class folders; visionblocks keeps them in their "
         "class, as torchvision's ImageFolder does, so both give the same classes and images.",
@@ -149,6 +154,16 @@ def run_init(ctx) -> None:
     ctx.progress.log("transformation: " + ", ".join(name for name, _ in ops))
 
 
+def check_operations(text: str) -> None:
+    """Additional operations' own check, run when parameters are validated (before any node of a
+    pipeline runs): the JSON must name registered operations with arguments they accept. Torch is
+    imported only when there is something to check."""
+    if text.strip():
+        from visionblocks.data.transforms import parse_operations
+
+        parse_operations(text)
+
+
 def _switch(name: str, label: str, help: str, default: bool = False) -> Param:
     return Param(name, "bool", label, help, default=default)
 
@@ -156,14 +171,16 @@ def _switch(name: str, label: str, help: str, default: bool = False) -> Param:
 _INIT_EXAMPLE = '''Resize images to 32 pixels, without center crop, and look at the operations written:
 
 ```python
->>> import tempfile
 >>> import visionblocks as vb
 >>> from visionblocks.data.transforms import read_transformation_directory
 >>> params = {"size": 32, "center_crop": False}
->>> result = vb.run_module("init-image-transformation", params=params, out=tempfile.mkdtemp())
->>> ops = read_transformation_directory(result.outputs["output_image_transformation"])
->>> [name for name, args in ops]
-['Resize', 'RandomHorizontalFlip', 'ToTensor', 'Normalize']
+>>> result = vb.run_module("init-image-transformation", params=params, out="runs/transformation")
+>>> for name, args in read_transformation_directory(result.outputs["output_image_transformation"]):
+...     print(name, args)
+Resize 32
+RandomHorizontalFlip {}
+ToTensor {}
+Normalize {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225]}
 
 ```
 '''
@@ -178,44 +195,44 @@ INIT = ModuleSpec(
         "flipping and normalizing, as a transformation directory. It does not read any image: connect its "
         "output to Apply Image Transformation, which attaches the transformation to an image directory.\n\n"
         "Each operation is switched on or off by a parameter, and runs in the order of the parameters. "
-        "Color jitter and the operations whose names start with Random are augmentations: they change every image differently each "
+        "**Color jitter** and the operations whose names start with Random are augmentations: they change every image differently each "
         "time it is loaded, which helps a model generalize. Apply Image Transformation leaves them out when "
-        "its mode is For inference. The list is stored as readable JSON in `_transforms.json`, with the "
+        "its **Mode** is **For inference**. The list is stored as readable JSON in `_transforms.json`, with the "
         "torchvision name and arguments of each operation."
     ),
     steps=(
         "Add the Init Image Transformation module to your pipeline.",
-        "Keep Resize and Center crop on to give every image the same size: by default the shorter side is "
+        "Keep **Resize** and **Center crop** on to give every image the same size: by default the shorter side is "
         "resized to 256 pixels and the center 224 by 224 pixels are kept, the input size of ResNet and DenseNet.",
-        "Switch on the augmentations you want for training, such as Random horizontal flip (on by default), "
-        "Random rotation or Color jitter, and set their values.",
-        "Keep Normalize on when the model starts from ImageNet weights.",
-        "Connect the output to the Input image transformation port of Apply Image Transformation; use one "
-        "Apply Image Transformation For training and one For inference.",
+        "Switch on the augmentations you want for training, such as **Random horizontal flip** (on by default), "
+        "**Random rotation** or **Color jitter**, and set their values.",
+        "Keep **Normalize** on when the model starts from ImageNet weights.",
+        "Connect the output to the **Input image transformation** port of Apply Image Transformation; use one "
+        "Apply Image Transformation **For training** and one **For inference**.",
     ),
     outputs=(Port("output_image_transformation", ports.TRANSFORMATION_DIRECTORY, "Output image transformation",
                   "The ordered list of operations, to connect to Apply Image Transformation."),),
     params=(
-        _switch("resize", "Resize", "Resize each image so that its shorter side has Size pixels, keeping its "
+        _switch("resize", "Resize", "Scale each image so that its shorter side has **Size** pixels, keeping its "
                 "proportions.", default=True),
         Param("size", "int", "Size", "Length in pixels of the shorter side after resizing.", default=256, min=1,
               enabled_by="resize"),
-        _switch("center_crop", "Center crop", "Keep a square of Crop size pixels from the center of each image.",
+        _switch("center_crop", "Center crop", "Keep a square of **Crop size** pixels from the center of each image.",
                 default=True),
         Param("crop_size", "int", "Crop size", "Width and height in pixels of the center crop.", default=224, min=1,
               enabled_by="center_crop"),
-        _switch("pad", "Pad", "Add a black border of Padding pixels on every side of each image."),
+        _switch("pad", "Pad", "Add a black border of **Padding** pixels on every side of each image."),
         Param("padding", "int", "Padding", "Number of pixels added on each side.", default=0, min=0, enabled_by="pad"),
         _switch("color_jitter", "Color jitter", "Randomly change brightness, contrast and saturation, each by up to "
                 "40 percent."),
         _switch("grayscale", "Grayscale", "Convert each image to gray, kept in three channels so that any model "
                 "can read it."),
         _switch("random_resized_crop", "Random resized crop", "Crop a random part of each image, covering 8 to "
-                "100 percent of its area with a random aspect ratio between 3/4 and 4/3, and resize it to Random "
-                "size pixels."),
+                "100 percent of its area with a random aspect ratio between 3/4 and 4/3, and resize it to **Random "
+                "size** pixels."),
         Param("random_size", "int", "Random size", "Width and height in pixels of the random resized crop.",
               default=256, min=1, enabled_by="random_resized_crop"),
-        _switch("random_crop", "Random crop", "Crop a square of Random crop size pixels at a random position; "
+        _switch("random_crop", "Random crop", "Crop a square of **Random crop size** pixels at a random position; "
                 "smaller images are padded first."),
         Param("random_crop_size", "int", "Random crop size", "Width and height in pixels of the random crop.",
               default=224, min=1, enabled_by="random_crop"),
@@ -224,11 +241,11 @@ INIT = ModuleSpec(
         _switch("random_vertical_flip", "Random vertical flip", "Mirror each image upside down with a probability "
                 "of one half."),
         _switch("random_rotation", "Random rotation", "Rotate each image by a random angle between minus and plus "
-                "the value of Random rotation degrees."),
+                "the value of **Random rotation degrees**."),
         Param("random_rotation_degrees", "int", "Random rotation degrees", "Largest rotation angle, in degrees.",
               default=0, min=0, max=180, enabled_by="random_rotation"),
         _switch("random_affine", "Random affine", "Rotate each image around its center by a random angle between "
-                "minus and plus the value of Random affine degrees."),
+                "minus and plus the value of **Random affine degrees**."),
         Param("random_affine_degrees", "int", "Random affine degrees", "Largest angle of the random affine "
               "transformation, in degrees.", default=0, min=0, max=180, enabled_by="random_affine"),
         _switch("random_grayscale", "Random grayscale", "Convert each image to gray with a probability of one "
@@ -239,17 +256,24 @@ INIT = ModuleSpec(
                 "one half."),
         _switch("normalize", "Normalize", "Subtract the ImageNet mean and divide by the ImageNet standard "
                 "deviation of each color channel, as pretrained models expect.", default=True),
+        Param("operations", "string", "Additional operations",
+              "Further operations, such as those a plugin adds, as a JSON list of [name, arguments] pairs, for "
+              "example `[[\"RandomInvert\", {\"p\": 0.2}]]`. They run after the operations switched on above and "
+              "before **Normalize**. Run `visionblocks plugins` to see every operation.", default="",
+              check=check_operations),
     ),
-    errors=(errors.ParameterParsingError, errors.NotInRangeValueError, errors.GreaterThanOrEqualToError),
+    # 0003, 0004 and 0007 come from the declared parameters of an operation in Additional operations.
+    errors=(errors.ParameterParsingError, errors.NullOrEmptyError, errors.GreaterThanError,
+            errors.GreaterThanOrEqualToError, errors.LessThanOrEqualToError, errors.NotInRangeValueError),
     related=("apply-image-transformation", "convert-to-image-directory", "train-pytorch-model"),
     examples=(_INIT_EXAMPLE,),
     notes=(
-        "visionblocks adds Normalize, with the ImageNet statistics that the designer's serialized "
+        "visionblocks adds **Normalize**, with the ImageNet statistics that the designer's serialized "
         "transformations use, and writes To Tensor explicitly before it.",
-        "The designer writes Color jitter and Grayscale with torchvision's defaults: its Color jitter then "
-        "changes nothing and its Grayscale gives a one-channel image that RGB models cannot read. visionblocks "
+        "The designer writes **Color jitter** and **Grayscale** with torchvision's defaults: its **Color jitter** then "
+        "changes nothing and its **Grayscale** gives a one-channel image that RGB models cannot read. visionblocks "
         "jitters brightness, contrast and saturation by up to 40 percent and keeps three channels.",
-        "Random crop pads images smaller than the crop instead of failing on them.",
+        "**Random crop** pads images smaller than the crop instead of failing on them.",
     ),
     run=run_init,
 )
@@ -270,17 +294,17 @@ def run_apply(ctx) -> None:
 _APPLY_EXAMPLE = '''Attach a transformation to the digits for training and load one image as a tensor:
 
 ```python
->>> import tempfile
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
 >>> from visionblocks.data.loading import ImageDataset
->>> raw = write_digits(tempfile.mkdtemp(), size=16, per_class=2)
->>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=tempfile.mkdtemp())
->>> init = vb.run_module("init-image-transformation", params={"size": 32, "crop_size": 28}, out=tempfile.mkdtemp())
+>>> raw = write_digits("digits", size=16, per_class=2)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
+>>> init = vb.run_module("init-image-transformation", params={"size": 32, "crop_size": 28},
+...                      out="runs/transformation")
 >>> inputs = {"input_image_transformation": init.outputs["output_image_transformation"],
 ...           "input_image_directory": images.outputs["output_image_directory"]}
 >>> result = vb.run_module("apply-image-transformation", inputs=inputs, params={"mode": "For training"},
-...                        out=tempfile.mkdtemp())
+...                        out="runs/apply")
 >>> image, label, index = ImageDataset(result.outputs["output_image_directory"])[0]
 >>> tuple(image.shape), label
 ((3, 28, 28), 0)
@@ -297,9 +321,9 @@ APPLY = ModuleSpec(
         "Apply Image Transformation takes the transformation made by Init Image Transformation and an image "
         "directory, and outputs the image directory with the transformation attached. Labels and image ids are "
         "kept unchanged.\n\n"
-        "For training applies every operation of the transformation. For inference leaves out the random "
-        "operations (Color jitter, Random resized crop, Random crop, the random flips, Random rotation, Random "
-        "affine, Random grayscale, Random perspective and Random erasing), so that scoring the same image "
+        "**For training** applies every operation of the transformation. **For inference** leaves out the random "
+        "operations (**Color jitter**, **Random resized crop**, **Random crop**, the random flips, **Random "
+        "rotation**, **Random affine**, **Random grayscale**, **Random perspective** and **Random erasing**), so that scoring the same image "
         "always gives the same result.\n\n"
         "The operations run each time an image is loaded, for example by Train PyTorch Model, so the random "
         "augmentations differ in every epoch instead of being drawn once. When resizing and cropping make the "
@@ -308,10 +332,10 @@ APPLY = ModuleSpec(
     ),
     steps=(
         "Add Init Image Transformation and Apply Image Transformation to your pipeline.",
-        "Connect the output of Init Image Transformation to the Input image transformation port, and an image "
-        "directory, for example from Convert to Image Directory or Split Image Directory, to the Input image "
-        "directory port.",
-        "Set Mode to For training for the images a model learns from, or to For inference for the images it is "
+        "Connect the output of Init Image Transformation to the **Input image transformation** port, and an image "
+        "directory, for example from Convert to Image Directory or Split Image Directory, to the **Input image "
+        "directory** port.",
+        "Set **Mode** to **For training** for the images a model learns from, or to **For inference** for the images it is "
         "tested or scored on.",
         "Run the pipeline, and connect the output to Train PyTorch Model or Score Image Model.",
     ),
@@ -325,7 +349,7 @@ APPLY = ModuleSpec(
                   "The same images, labels and ids, with the transformation attached."),),
     params=(
         Param("mode", "enum", "Mode",
-              "For training applies every operation; For inference leaves out the random ones. There is no "
+              "**For training** applies every operation; **For inference** leaves out the random ones. There is no "
               "default: choose one.", choices=tuple(MODE_CHOICES), required=True),
     ),
     errors=(errors.NullOrEmptyError, errors.NotInRangeValueError, errors.InvalidDatasetError,
@@ -333,8 +357,8 @@ APPLY = ModuleSpec(
     related=("init-image-transformation", "convert-to-image-directory", "train-pytorch-model", "score-image-model"),
     examples=(_APPLY_EXAMPLE,),
     notes=(
-        "The designer leaves Color jitter in for inference; it is harmless there because the designer's Color "
-        "jitter changes nothing. visionblocks' Color jitter really changes colors, so it is left out for "
+        "The designer leaves **Color jitter** in for inference; it is harmless there because the designer's "
+        "**Color jitter** changes nothing. visionblocks' **Color jitter** really changes colors, so it is left out for "
         "inference with the other random operations.",
         "The transformation is stored with the images and runs when they are loaded, so random augmentation is "
         "drawn afresh in every training epoch. The designer writes the transformed images once.",
@@ -360,19 +384,20 @@ def run_split(ctx) -> None:
 _SPLIT_EXAMPLE = '''Keep 80 percent of 50 digits for training and the rest for testing:
 
 ```python
->>> import tempfile
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
 >>> from visionblocks.imagedir import ImageDirectory
->>> raw = write_digits(tempfile.mkdtemp(), size=16, per_class=5)
->>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=tempfile.mkdtemp())
+>>> raw = write_digits("digits", size=16, per_class=5)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
 >>> result = vb.run_module("split-image-directory", params={"fraction": 0.8},
 ...                        inputs={"input_image_directory": images.outputs["output_image_directory"]},
-...                        out=tempfile.mkdtemp())
+...                        out="runs/split")
 >>> first = ImageDirectory.load(result.outputs["output_image_directory1"])
 >>> second = ImageDirectory.load(result.outputs["output_image_directory2"])
 >>> len(first), len(second)
 (40, 10)
+>>> [entry.category for entry in second.entries]
+['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 
 ```
 '''
@@ -391,7 +416,7 @@ SPLIT = ModuleSpec(
     ),
     steps=(
         "Add the Split Image Directory module to your pipeline and connect an image directory to it.",
-        "Set Fraction of images in the first output, for example 0.9 to keep 90 percent of the images for "
+        "Set **Fraction of images in the first output**, for example 0.9 to keep 90 percent of the images for "
         "training.",
         "Optionally change the random seed, and whether the split is stratified by class.",
         "Run the pipeline. Connect the first output to training and the second to validation, testing or "
@@ -412,8 +437,8 @@ SPLIT = ModuleSpec(
         Param("random_seed", "int", "Random seed", "Seed of the random split; the same seed gives the same split.",
               default=0, min=0),
         Param("stratified", "bool", "Stratified split",
-              "Give each class the same share of its images in the first output as the fraction, as closely as "
-              "whole numbers allow. Unlabeled directories are split at random.", default=True),
+              "Give each class the same share of its images in the first output as **Fraction of images in the first "
+              "output**, as closely as whole numbers allow. Unlabeled directories are split at random.", default=True),
     ),
     errors=(errors.NullOrEmptyError, errors.NotInRangeValueError, errors.ParameterParsingError,
             errors.GreaterThanOrEqualToError, errors.TooFewRowsInDatasetError, errors.InvalidDatasetError),
@@ -430,4 +455,12 @@ SPLIT = ModuleSpec(
 @visionblocks.hookimpl
 def visionblocks_register_modules(register):
     for spec in (CONVERT, INIT, APPLY, SPLIT):
+        register(spec)
+
+
+@visionblocks.hookimpl
+def visionblocks_register_transforms(register):
+    from visionblocks.data.operations import BUILTIN_OPERATIONS
+
+    for spec in BUILTIN_OPERATIONS:
         register(spec)

@@ -3,32 +3,69 @@
 Each module writes an UntrainedModelDirectory: the architecture name and its options as JSON,
 never pickled code. Train PyTorch Model builds the network from it and sizes the classifier
 head to the training data's classes.
+
+The architectures themselves (torchvision's builders and ImageNet weights) are registered through
+``visionblocks_register_architectures``, the hook a third-party plugin uses to add one; each
+module's Model name offers every registered architecture of its family.
 """
 
 from __future__ import annotations
 
 import visionblocks
 from visionblocks import errors, ports
-from visionblocks.learn.choices import DENSENET_ARCHITECTURES, RESNET_ARCHITECTURES
-from visionblocks.spec import ModuleSpec, Param, Port
+from visionblocks.learn.choices import architecture_choices
+from visionblocks.learn.weights import PRETRAINED_WEIGHTS
+from visionblocks.spec import ArchitectureSpec, ModuleSpec, Param, Port
 
 CATEGORY = "Computer Vision / Image Classification"
 
+
+def _torchvision(name: str, weights: str, family: str, head: str, option: str) -> ArchitectureSpec:
+    """A torchvision architecture: built by ``torchvision.models.<name>`` (imported when a model is
+    built), with the IMAGENET1K_V1 weights torchvision publishes (the designer's ``pretrained=True``)."""
+    return ArchitectureSpec(name=name, family=family, builder=f"torchvision.models:{name}", input_size=224,
+                            weights=f"{weights}.{PRETRAINED_WEIGHTS}", head=head, options=(option,))
+
+
+def _resnet(name: str, weights: str) -> ArchitectureSpec:
+    return _torchvision(name, weights, "resnet", "fc", "zero_init_residual")
+
+
+def _densenet(name: str, weights: str) -> ArchitectureSpec:
+    return _torchvision(name, weights, "densenet", "classifier", "memory_efficient")
+
+
+ARCHITECTURES = (
+    _resnet("resnet18", "ResNet18_Weights"),
+    _resnet("resnet34", "ResNet34_Weights"),
+    _resnet("resnet50", "ResNet50_Weights"),
+    _resnet("resnet101", "ResNet101_Weights"),
+    _resnet("resnet152", "ResNet152_Weights"),
+    _resnet("resnext50_32x4d", "ResNeXt50_32X4D_Weights"),
+    _resnet("resnext101_32x8d", "ResNeXt101_32X8D_Weights"),
+    _resnet("wide_resnet50_2", "Wide_ResNet50_2_Weights"),
+    _resnet("wide_resnet101_2", "Wide_ResNet101_2_Weights"),
+    _densenet("densenet121", "DenseNet121_Weights"),
+    _densenet("densenet161", "DenseNet161_Weights"),
+    _densenet("densenet169", "DenseNet169_Weights"),
+    _densenet("densenet201", "DenseNet201_Weights"),
+)
+
 _OUTPUT = Port("untrained_model", ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model",
-               "The architecture and its options, to connect to the Untrained model input of Train PyTorch Model.")
+               "The architecture and its options, to connect to the **Untrained model** input of Train PyTorch Model.")
 
 
 def _pretrained_param() -> Param:
     return Param("pretrained", "bool", "Pretrained",
                  "Start from weights trained on ImageNet and fine-tune them, instead of starting from random "
-                 "weights. The weights file is read from the weights path, or from the local torch hub cache, "
+                 "weights. The weights file is read from **Weights path**, or from the local torch hub cache, "
                  "where it is downloaded and checked the first time unless downloads are turned off.",
                  default=True)
 
 
 def _weights_path_param() -> Param:
     return Param("weights_path", "path", "Weights path",
-                 "Optional path of the ImageNet weights file to use when Pretrained is on. When empty, the file "
+                 "Optional path of the ImageNet weights file to use when **Pretrained** is on. When empty, the file "
                  "is looked up in the torch hub cache under the name torchvision gives it.",
                  default=None, enabled_by="pretrained")
 
@@ -63,25 +100,24 @@ def run_densenet(ctx) -> None:
 _EXAMPLE = '''Create an untrained `{arch}` model that will learn from random weights:
 
 ```python
->>> import json, tempfile
+>>> import json
 >>> import visionblocks as vb
->>> out = tempfile.mkdtemp()
->>> result = vb.run_module("{id}", params={{"model_name": "{arch}", "pretrained": False}}, out=out)
+>>> result = vb.run_module("{id}", params={{"model_name": "{arch}", "pretrained": False}}, out="runs/{id}")
 >>> config = json.loads((result.outputs["untrained_model"] / "_config.json").read_text())
->>> config["architecture"], config["pretrained"]
-('{arch}', False)
+>>> config["architecture"], config["pretrained"], config["weights_path"]
+('{arch}', False, None)
 
 ```
 '''
 
-_OFFLINE_NOTE = ("With Pretrained on, the weights are read from the file given as Weights path, or from the file "
+_OFFLINE_NOTE = ("With **Pretrained** on, the weights are read from the file given as **Weights path**, or from the file "
                  "torchvision caches, for example `$TORCH_HOME/hub/checkpoints/{file}` for {arch}. When that "
                  "file is missing, it is downloaded from torchvision's address, or from the mirror that "
                  "`VISIONBLOCKS_WEIGHTS_MIRROR` names, and kept only when its SHA-256 matches the hash in its "
                  "name. With `VISIONBLOCKS_OFFLINE=1` nothing is downloaded and the error names the exact path "
                  "to put the file at; see [Pretrained weights, mirrors and offline machines]"
                  "(../pretrained-weights.md).")
-_WEIGHTS_NOTE = ("Pretrained means torchvision's IMAGENET1K_V1 weights, the ones the designer's `pretrained=True` "
+_WEIGHTS_NOTE = ("**Pretrained** means torchvision's IMAGENET1K_V1 weights, the ones the designer's `pretrained=True` "
                  "loaded.")
 
 RESNET = ModuleSpec(
@@ -99,18 +135,18 @@ RESNET = ModuleSpec(
     ),
     steps=(
         "Add the ResNet module to your pipeline.",
-        "In Model name, choose the variant, for example resnet18 for a small, fast model or "
+        "In **Model name**, choose the variant, for example resnet18 for a small, fast model or "
         "resnext101_32x8d for the most accurate one.",
-        "Turn Pretrained on to fine-tune ImageNet weights, which needs much less data, or off to train from "
-        "random weights. With Pretrained on, the weights are downloaded the first time unless this machine is "
+        "Turn **Pretrained** on to fine-tune ImageNet weights, which needs much less data, or off to train from "
+        "random weights. With **Pretrained** on, the weights are downloaded the first time unless this machine is "
         "offline; then put the weights file on this machine first.",
-        "Optionally turn on Zero init residual.",
-        "Connect the Untrained model output to the first input of Train PyTorch Model.",
+        "Optionally turn on **Zero init residual**.",
+        "Connect the **Untrained model** output to the first input of Train PyTorch Model.",
     ),
     outputs=(_OUTPUT,),
     params=(
         Param("model_name", "enum", "Model name", "The ResNet variant to use.",
-              default="resnext101_32x8d", choices=RESNET_ARCHITECTURES),
+              default="resnext101_32x8d", choices=architecture_choices("resnet")),
         _pretrained_param(),
         Param("zero_init_residual", "bool", "Zero init residual",
               "Set the last batch normalization of each residual block to zero at the start, so every block "
@@ -143,17 +179,17 @@ DENSENET = ModuleSpec(
     ),
     steps=(
         "Add the DenseNet module to your pipeline.",
-        "In Model name, choose the variant: densenet121 is the smallest, densenet201 the deepest.",
-        "Turn Pretrained on to fine-tune ImageNet weights, or off to train from random weights. With "
-        "Pretrained on, the weights are downloaded the first time unless this machine is offline; then put "
+        "In **Model name**, choose the variant: densenet121 is the smallest, densenet201 the deepest.",
+        "Turn **Pretrained** on to fine-tune ImageNet weights, or off to train from random weights. With "
+        "**Pretrained** on, the weights are downloaded the first time unless this machine is offline; then put "
         "the weights file on this machine first.",
-        "Turn Memory efficient on when training runs out of memory; training is then slower.",
-        "Connect the Untrained model output to the first input of Train PyTorch Model.",
+        "Turn **Memory efficient** on when training runs out of memory; training is then slower.",
+        "Connect the **Untrained model** output to the first input of Train PyTorch Model.",
     ),
     outputs=(_OUTPUT,),
     params=(
         Param("model_name", "enum", "Model name", "The DenseNet variant to use.",
-              default="densenet201", choices=DENSENET_ARCHITECTURES),
+              default="densenet201", choices=architecture_choices("densenet")),
         _pretrained_param(),
         Param("memory_efficient", "bool", "Memory efficient",
               "Use gradient checkpointing: intermediate results are recomputed during the backward pass "
@@ -176,3 +212,9 @@ DENSENET = ModuleSpec(
 def visionblocks_register_modules(register):
     register(RESNET)
     register(DENSENET)
+
+
+@visionblocks.hookimpl
+def visionblocks_register_architectures(register):
+    for spec in ARCHITECTURES:
+        register(spec)

@@ -45,33 +45,33 @@ def run_score(ctx) -> None:
 _SCORE_EXAMPLE = '''Train a small ResNet for one epoch on a few of the bundled digits, then score images with it:
 
 ```python
->>> import tempfile
->>> from pathlib import Path
 >>> import visionblocks as vb
 >>> from visionblocks.dataframe import read_dataframe
 >>> from visionblocks.datasets import write_digits
->>> work = Path(tempfile.mkdtemp())
->>> raw = write_digits(work / "raw", size=16, per_class=2)
->>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=work / "convert")
->>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=work / "resnet")
+>>> raw = write_digits("digits", size=16, per_class=2)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
+>>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out="runs/resnet")
 >>> trained = vb.run_module(
 ...     "train-pytorch-model",
 ...     inputs={"untrained_model": resnet.outputs["untrained_model"],
 ...             "training_dataset": images.outputs["output_image_directory"]},
 ...     params={"epochs": 1, "batch_size": 8, "learning_rate": 0.01},
-...     out=work / "train")
+...     out="runs/train")
 >>> scored = vb.run_module(
 ...     "score-image-model",
 ...     inputs={"trained_model": trained.outputs["trained_model"],
 ...             "dataset": images.outputs["output_image_directory"]},
-...     out=work / "score")
+...     out="runs/score")
 >>> table = read_dataframe(scored.outputs["scored_dataset"])
->>> len(table)
-20
->>> list(table.columns[:4])
-['identifier', 'label', 'Scored Labels', 'Scored Probabilities_0']
->>> bool(abs(table.filter(like="Scored Probabilities_").sum(axis=1) - 1).max() < 1e-9)
-True
+>>> table.shape
+(20, 13)
+>>> print(table.iloc[:3, :5].to_string(index=False, float_format="{:.3f}".format))
+ identifier label Scored Labels  Scored Probabilities_0  Scored Probabilities_1
+          0     0 ...
+          1     0 ...
+          2     1 ...
+>>> table.filter(like="Scored Probabilities_").sum(axis=1).round(6).unique().tolist()
+[1.0]
 
 ```
 '''
@@ -95,12 +95,12 @@ SCORE = ModuleSpec(
     ),
     steps=(
         "Add the Score Image Model module to your pipeline.",
-        "Connect the Trained model output of Train PyTorch Model to the Trained model input.",
-        "Connect the images to score to the Dataset input, usually the test images after Apply Image "
+        "Connect the **Trained model** output of Train PyTorch Model to the **Trained model** input.",
+        "Connect the images to score to the **Dataset** input, usually the test images after Apply Image "
         "Transformation with a transformation for inference. Labeled images give a label column that Evaluate "
         "Model can compare with the predictions.",
-        "Optionally change Precision, Batch size and Runtime.",
-        "Run the pipeline, then connect the Scored dataset output to Evaluate Model.",
+        "Optionally change **Precision**, **Batch size** and **Runtime**.",
+        "Run the pipeline, then connect the **Scored dataset** output to Evaluate Model.",
     ),
     inputs=(
         Port("trained_model", ports.MODEL_DIRECTORY, "Trained model",
@@ -114,18 +114,18 @@ SCORE = ModuleSpec(
     ),
     params=(
         Param("precision", "enum", "Precision",
-              "The number format of the computation. auto uses bfloat16 mixed precision where the hardware "
+              "The number format of the computation. `auto` uses bfloat16 mixed precision where the hardware "
               "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
-              "32-bit floats elsewhere; fp16 needs a CUDA GPU. The probabilities are always written as 64-bit "
+              "32-bit floats elsewhere; `fp16` needs a CUDA GPU. The probabilities are always written as 64-bit "
               "floats.", default="auto", choices=PRECISIONS),
         Param("batch_size", "int", "Batch size",
               "How many images are scored together. Larger batches are faster until memory runs out.",
               default=DEFAULT_BATCH_SIZE, min=0, min_exclusive=True),
         Param("runtime", "enum", "Runtime",
-              "What runs the model. torch runs it with PyTorch. onnx runs its ONNX export with onnxruntime, in "
+              "What runs the model. `torch` runs it with PyTorch. `onnx` runs its ONNX export with onnxruntime, in "
               "32-bit floats: either a folder written by visionblocks export, or a trained model that is exported "
-              "first. The onnx runtime needs the onnx extra (pip install visionblocks[onnx]) and takes Precision "
-              "auto or fp32.", default="torch", choices=RUNTIMES),
+              "first. The `onnx` runtime needs the onnx extra (pip install visionblocks[onnx]) and takes **Precision** "
+              "`auto` or `fp32`.", default="torch", choices=RUNTIMES),
     ),
     results=(
         ("identifier", "The id of the image in the image directory."),
@@ -141,7 +141,7 @@ SCORE = ModuleSpec(
     examples=(_SCORE_EXAMPLE,),
     sections=(
         ("Evaluating the scores",
-         "Connect the Scored dataset output to [Evaluate Model](evaluate-model.md). It finds the label column "
+         "Connect the **Scored dataset** output to [Evaluate Model](evaluate-model.md). It finds the label column "
          "and the score columns by their names and reports accuracy, precision, recall, AUC, log loss and the "
          "confusion matrix, with charts and a report page that shows the misclassified images."),
         ("Scoring in real time",
@@ -161,7 +161,7 @@ SCORE = ModuleSpec(
          "to the service and prints their rows, or writes them with `--out`."),
     ),
     notes=(
-        "The designer's Score Image Model has no parameters. visionblocks adds Precision, Batch size and Runtime.",
+        "The designer's Score Image Model has no parameters. visionblocks adds **Precision**, **Batch size** and **Runtime**.",
         "Under torchrun every process scores an equal share of the images, in whole batches, and the first process "
         "writes one scored dataset in the original image order, with the same numbers as a single process. "
         "[Scaling out](../scaling-out.md) shows how.",
@@ -200,7 +200,6 @@ def run_evaluate(ctx) -> None:
 _EVALUATE_EXAMPLE = '''Evaluate a small scored dataset with three classes, written by hand in the layout Score Image Model writes:
 
 ```python
->>> import tempfile
 >>> import pandas as pd
 >>> import visionblocks as vb
 >>> from visionblocks.dataframe import read_dataframe, write_dataframe
@@ -212,13 +211,30 @@ _EVALUATE_EXAMPLE = '''Evaluate a small scored dataset with three classes, writt
 ...     "Scored Probabilities_dog": [0.1, 0.6, 0.8, 0.7, 0.2, 0.2],
 ...     "Scored Probabilities_fox": [0.1, 0.1, 0.1, 0.1, 0.7, 0.3],
 ... })
->>> folder = write_dataframe(tempfile.mkdtemp(), scored, label_column_name="label")
->>> result = vb.run_module("evaluate-model", inputs={"scored_dataset": folder}, out=tempfile.mkdtemp())
->>> metrics = read_dataframe(result.outputs["evaluation_results"])
->>> round(float(metrics.loc[0, "Overall_Accuracy"]), 4), round(float(metrics.loc[0, "Macro_Recall"]), 4)
-(0.6667, 0.6667)
+>>> folder = write_dataframe("scored", scored, label_column_name="label")
+>>> result = vb.run_module("evaluate-model", inputs={"scored_dataset": folder}, out="runs/evaluate")
 >>> sorted(p.name for p in result.outputs["evaluation_results"].glob("*.png"))
 ['confusion_matrix.png', 'precision_recall_curves.png', 'roc_curves.png']
+>>> metrics = read_dataframe(result.outputs["evaluation_results"])
+>>> print(metrics.round(4).iloc[0].to_string())
+Scored_Dataset      Scored dataset
+Task                   Multi-class
+Images                           6
+Overall_Accuracy            0.6667
+Micro_Precision             0.6667
+Micro_Recall                0.6667
+Micro_F1_Score              0.6667
+Macro_Precision             0.7222
+Macro_Recall                0.6667
+Macro_F1_Score              0.6556
+Macro_AUC                   0.9583
+Log_Loss                    0.5946
+Precision_cat                  0.5
+Recall_cat                     0.5
+Precision_dog               0.6667
+Recall_dog                     1.0
+Precision_fox                  1.0
+Recall_fox                     0.5
 
 ```
 '''
@@ -242,10 +258,10 @@ EVALUATE = ModuleSpec(
     ),
     steps=(
         "Add the Evaluate Model module to your pipeline.",
-        "Connect the Scored dataset output of Score Image Model to the Scored dataset input. The images must "
+        "Connect the **Scored dataset** output of Score Image Model to the **Scored dataset** input. The images must "
         "have been labeled.",
-        "Optionally connect the scored dataset of a second model to the Scored dataset to compare input.",
-        "Run the pipeline and open `report.html` in the Evaluation results output, or read the metrics table.",
+        "Optionally connect the scored dataset of a second model to the **Scored dataset to compare** input.",
+        "Run the pipeline and open `report.html` in the **Evaluation results** output, or read the metrics table.",
     ),
     inputs=(
         Port("scored_dataset", ports.DATAFRAME_DIRECTORY, "Scored dataset",
@@ -262,7 +278,7 @@ EVALUATE = ModuleSpec(
     params=(
         Param("report_language", "enum", "Report language",
               "The language of the report page and of the chart labels: headings and metric names are "
-              "translated and numbers are written in the language's notation, such as 0,9861 in Spanish. auto "
+              "translated and numbers are written in the language's notation, such as 0,9861 in Spanish. `auto` "
               "uses the language of the pipeline run (the pipeline's language line or visionblocks run --lang), "
               "and English when none is given.",
               default=AUTO_LANGUAGE, choices=(AUTO_LANGUAGE, *LANGUAGES)),
@@ -299,8 +315,9 @@ EVALUATE = ModuleSpec(
     notes=(
         "The designer documents the name Overall_Accuracy but not the names of its other multi-class metrics; "
         "visionblocks names them in the same style.",
-        "Binary tasks use the designer's rule for the positive class: True for true/false labels, 1 for 0/1 "
-        "labels, and otherwise the second of the two labels in sorted order, for example dog for cat and dog.",
+        "Binary tasks use the designer's rule for the positive class: `True` for `true`/`false` labels, `1` for "
+        "`0`/`1` labels, and otherwise the second of the two labels in sorted order, for example `dog` for `cat` "
+        "and `dog`.",
         "A metric that is not defined for the data, such as the AUC of a class that none of the scored images belongs to, is "
         "shown as not defined, with the reason in the report, exactly as scikit-learn returns it.",
         "Labels that are not among the model's classes cannot be evaluated against its probabilities and stop "

@@ -52,25 +52,28 @@ def _remove_if_empty(folder: Path) -> None:
 _EXAMPLE = '''Train a small ResNet on a few of the bundled digits, for one epoch, from random weights:
 
 ```python
->>> import json, tempfile
->>> from pathlib import Path
+>>> import json
+>>> import pandas as pd
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
->>> work = Path(tempfile.mkdtemp())
->>> raw = write_digits(work / "raw", size=16, per_class=2)
->>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=work / "convert")
->>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=work / "resnet")
+>>> raw = write_digits("digits", size=16, per_class=2)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
+>>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out="runs/resnet")
 >>> trained = vb.run_module(
 ...     "train-pytorch-model",
 ...     inputs={"untrained_model": resnet.outputs["untrained_model"],
 ...             "training_dataset": images.outputs["output_image_directory"]},
 ...     params={"epochs": 1, "batch_size": 8, "learning_rate": 0.01},
-...     out=work / "train")
+...     out="runs/train")
 >>> model_dir = trained.outputs["trained_model"]
 >>> json.loads((model_dir / "_id_to_class.json").read_text())
 ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 >>> sorted(p.name for p in model_dir.iterdir())
 ['_config.json', '_id_to_class.json', '_meta.yaml', '_model.pth', '_transforms.json', 'metrics.csv', 'training_curve.png']
+>>> metrics = pd.read_csv(model_dir / "metrics.csv")
+>>> print(metrics[["epoch", "learning_rate", "train_loss", "train_accuracy"]].to_string(index=False))
+ epoch  learning_rate  train_loss  train_accuracy
+     1           0.01 ...
 
 ```
 '''
@@ -86,23 +89,23 @@ TRAIN = ModuleSpec(
         "number of classes in the training images. Training uses stochastic gradient descent with "
         "momentum, an optional linear warm-up, and a learning rate that decays polynomially to zero over "
         "the planned epochs. When a validation dataset is connected, the model is evaluated after every "
-        "epoch, training stops early once the validation loss has not decreased for Patience epochs, and "
+        "epoch, training stops early once the validation loss has not decreased for **Patience** epochs, and "
         "the weights of the epoch with the lowest validation loss are kept. Progress is reported per epoch "
-        "and every Print frequency batches with the loss, the accuracy and the number of images per second. "
+        "and every **Print frequency** batches with the loss, the accuracy and the number of images per second. "
         "A checkpoint is written after every epoch, so a run that is interrupted and started again with the "
         "same inputs and parameters continues where it stopped. Started with torchrun, the module trains on "
         "several processes or GPUs at once."
     ),
     steps=(
-        "Add a ResNet or DenseNet module and connect its output to the Untrained model input.",
-        "Connect a labeled image directory to the Training dataset input, usually after Apply Image "
+        "Add a ResNet or DenseNet module and connect its output to the **Untrained model** input.",
+        "Connect a labeled image directory to the **Training dataset** input, usually after Apply Image "
         "Transformation with a transformation for training.",
-        "Optionally connect a second labeled image directory with the same classes to the Validation dataset "
+        "Optionally connect a second labeled image directory with the same classes to the **Validation dataset** "
         "input, for example the second output of Split Image Directory after a transformation for inference.",
-        "Set Epochs, Batch size, Learning rate and the other parameters. From random weights, a learning rate "
+        "Set **Epochs**, **Batch size**, **Learning rate** and the other parameters. From random weights, a learning rate "
         "between 0.02 and 0.05 works well (with random data augmentation 0.02 trains more smoothly, and the "
         "digits pipeline uses it); to fine-tune pretrained weights, keep the default of 0.001.",
-        "Run the pipeline and connect the Trained model output to Score Image Model.",
+        "Run the pipeline and connect the **Trained model** output to Score Image Model.",
     ),
     inputs=(
         Port("untrained_model", ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model",
@@ -124,7 +127,7 @@ TRAIN = ModuleSpec(
         Param("batch_size", "int", "Batch size", "How many images are processed together in one training step.",
               default=16, min=0, min_exclusive=True),
         Param("warmup_step_number", "int", "Warmup step number",
-              "For how many epochs the learning rate rises linearly from almost zero to Learning rate at the "
+              "For how many epochs the learning rate rises linearly from almost zero to **Learning rate** at the "
               "start of training. Zero turns the warm-up off.", default=0, min=0),
         Param("learning_rate", "float", "Learning rate",
               "The initial step size of the optimizer. A loss that becomes not a number usually means the "
@@ -140,9 +143,9 @@ TRAIN = ModuleSpec(
               "Report the loss, the accuracy and the speed every this many batches.", default=10, min=0,
               min_exclusive=True),
         Param("precision", "enum", "Precision",
-              "The number format of the computation. auto uses bfloat16 mixed precision where the hardware "
+              "The number format of the computation. `auto` uses bfloat16 mixed precision where the hardware "
               "runs it natively (GPUs of compute capability 8.0 and up, CPUs with AVX-512 BF16 or AMX) and "
-              "32-bit floats elsewhere; fp16 needs a CUDA GPU. On a CPU, auto uses 32-bit floats to train on "
+              "32-bit floats elsewhere; `fp16` needs a CUDA GPU. On a CPU, `auto` uses 32-bit floats to train on "
               "images smaller than 64x64 pixels, which measured faster for them.",
               default="auto", choices=PRECISIONS),
     ),
@@ -159,7 +162,7 @@ TRAIN = ModuleSpec(
     examples=(_EXAMPLE,),
     notes=(
         "The designer's pages disagree on the default learning rate (0.1 in the parameter table, 0.001 in the "
-        "text). visionblocks uses 0.001: with Pretrained on by default, training fine-tunes ImageNet weights, "
+        "text). visionblocks uses 0.001: with **Pretrained** on by default, training fine-tunes ImageNet weights, "
         "and 0.001 with momentum is the usual rate for that; 0.1 suits training from random weights with "
         "batches of 256 images and makes the loss diverge with the default batch size of 16.",
         "The designer does not document the optimizer's details. visionblocks uses momentum 0.9, weight decay "
@@ -167,20 +170,20 @@ TRAIN = ModuleSpec(
         "training steps.",
         "Checkpoints are written after every epoch to a sub-folder of `.checkpoints` in the run folder, named "
         "after a hash of the inputs and parameters, and removed when training ends. Running the same module again "
-        "with the same inputs and parameters resumes from the last checkpoint; on a CPU with Precision `fp32` the "
+        "with the same inputs and parameters resumes from the last checkpoint; on a CPU with **Precision** `fp32` the "
         "result is the same model as an uninterrupted run, bit for bit (bfloat16 kernels are not bit-reproducible).",
         "Distributed training: `torchrun --nproc_per_node=N -m visionblocks module run train-pytorch-model ...` "
         "trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs). Each process trains on its share of "
         "the images, the learning rate is multiplied by N as the designer does, and only the first process "
         "writes the output.",
-        "On a CUDA GPU training uses automatic mixed precision (see Precision), the channels-last memory "
+        "On a CUDA GPU training uses automatic mixed precision (see **Precision**), the channels-last memory "
         "layout, pinned memory and asynchronous copies to the GPU.",
         "On a CPU, when the decoded training and validation images fit in memory (up to 2 GiB and a quarter of "
         "the free memory), they are decoded once before the first epoch instead of in every epoch, and the "
         "weight gradients of convolutions with outputs of one to four pixels, which are slow in the standard "
         "CPU library, are computed as one matrix product. The results are the same, up to floating-point rounding.",
         "A CPU's support for bfloat16 is read from its flags (avx512_bf16, amx_bf16); CPUs with only AVX2 "
-        "would emulate bfloat16 slower than they compute in 32 bits, so auto uses fp32 there.",
+        "would emulate bfloat16 slower than they compute in 32 bits, so `auto` uses `fp32` there.",
     ),
     run=run_train,
     distributed=True,
@@ -204,21 +207,18 @@ network keeps random weights here so that the example needs no download; with re
 pretrained weights:
 
 ```python
->>> import tempfile
->>> from pathlib import Path
 >>> import pandas as pd
 >>> import visionblocks as vb
 >>> from visionblocks.datasets import write_digits
->>> work = Path(tempfile.mkdtemp())
->>> raw = write_digits(work / "raw", size=16, per_class=4)
->>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out=work / "convert")
->>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out=work / "resnet")
+>>> raw = write_digits("digits", size=16, per_class=4)
+>>> images = vb.run_module("convert-to-image-directory", inputs={"input_dataset": raw}, out="runs/convert")
+>>> resnet = vb.run_module("resnet", params={"model_name": "resnet18", "pretrained": False}, out="runs/resnet")
 >>> trained = vb.run_module(
 ...     "train-linear-image-classifier",
 ...     inputs={"untrained_model": resnet.outputs["untrained_model"],
 ...             "training_dataset": images.outputs["output_image_directory"]},
 ...     params={"classifier": "logistic_regression"},
-...     out=work / "train")
+...     out="runs/train")
 >>> model_dir = trained.outputs["trained_model"]
 >>> sorted(p.name for p in model_dir.iterdir())
 ['_config.json', '_id_to_class.json', '_meta.yaml', '_model.pth', '_transforms.json', 'metrics.csv']
@@ -248,13 +248,13 @@ LINEAR = ModuleSpec(
         "with pretrained weights and images that resemble ImageNet photographs."
     ),
     steps=(
-        "Add a ResNet or DenseNet module, usually with Pretrained on, and connect its output to the Untrained "
-        "model input.",
-        "Connect a labeled image directory to the Training dataset input. Its image transformation is applied "
+        "Add a ResNet or DenseNet module, usually with **Pretrained** on, and connect its output to the **Untrained "
+        "model** input.",
+        "Connect a labeled image directory to the **Training dataset** input. Its image transformation is applied "
         "in inference mode: random augmentation steps are left out, because each image is seen once.",
-        "Optionally connect a second labeled image directory with the same classes to the Validation dataset "
+        "Optionally connect a second labeled image directory with the same classes to the **Validation dataset** "
         "input; the probabilities are then calibrated on it and its accuracy and log loss are recorded.",
-        "Choose the Classifier and run the pipeline. Connect the Trained model output to Score Image Model.",
+        "Choose the **Classifier** and run the pipeline. Connect the **Trained model** output to Score Image Model.",
     ),
     inputs=(
         Port("untrained_model", ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model",
@@ -272,8 +272,8 @@ LINEAR = ModuleSpec(
     ),
     params=(
         Param("classifier", "enum", "Classifier",
-              "The linear model fitted on the features: logistic_regression (multinomial logistic regression) or "
-              "linear_svm (linear support vector machine, scikit-learn's LinearSVC, as in the 2018 Computer "
+              "The linear model fitted on the features: `logistic_regression` (multinomial logistic regression) or "
+              "`linear_svm` (linear support vector machine, scikit-learn's LinearSVC, as in the 2018 Computer "
               "Vision package).", default="logistic_regression", choices=LINEAR_CLASSIFIERS),
         Param("c", "float", "C",
               "Inverse of the regularization strength: smaller values keep the weights smaller and fit the "
@@ -286,13 +286,13 @@ LINEAR = ModuleSpec(
               "Seed of the network's weights when it starts from random ones, of the folds used for calibration "
               "without a validation dataset, and of the linear support vector machine.", default=1),
         Param("precision", "enum", "Precision",
-              "The number format of the network while it computes the features. auto uses bfloat16 mixed "
-              "precision where the hardware runs it natively and 32-bit floats elsewhere; fp16 needs a CUDA GPU. "
+              "The number format of the network while it computes the features. `auto` uses bfloat16 mixed "
+              "precision where the hardware runs it natively and 32-bit floats elsewhere; `fp16` needs a CUDA GPU. "
               "The classifier itself is always fitted in 64-bit floats.",
               default="auto", choices=PRECISIONS),
     ),
     results=(
-        ("metrics.csv", "One row: the classifier, C, the log loss and accuracy on the training images and, with a "
+        ("metrics.csv", "One row: the classifier, **C**, the log loss and accuracy on the training images and, with a "
                         "validation dataset, on the validation images (with the log loss before calibration), the "
                         "temperature and what it was fitted on, whether the solver converged, the number of features "
                         "and the seconds spent computing the features and fitting."),

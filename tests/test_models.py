@@ -47,8 +47,13 @@ def test_designer_defaults():
     assert densenet.param("model_name").default == "densenet201"
     assert resnet.param("pretrained").default is True and resnet.param("zero_init_residual").default is False
     assert densenet.param("memory_efficient").default is False
-    assert set(resnet.param("model_name").choices) == set(models.RESNET_ARCHITECTURES)
-    assert set(densenet.param("model_name").choices) == set(models.DENSENET_ARCHITECTURES)
+    # The designer's variants, registered by the built-in networks plugin through the architectures hook.
+    assert tuple(resnet.param("model_name").choices) == (
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2")
+    assert tuple(densenet.param("model_name").choices) == ("densenet121", "densenet161", "densenet169", "densenet201")
+    architectures = vb.plugin_host.get_architectures()
+    assert architectures.get("resnet18").plugin == architectures.get("densenet201").plugin == "networks"
 
 
 @pytest.mark.parametrize("architecture, head", [("resnet18", "fc"), ("densenet121", "classifier")])
@@ -134,6 +139,27 @@ def test_model_directory_round_trip(trained_dir):
     x = torch.rand(2, 3, 16, 16)
     model.eval()
     assert torch.equal(loaded.model(x), model(x))
+
+
+def test_the_weights_file_is_read_once_and_what_was_checked_is_loaded(trained_dir, monkeypatch):
+    """The SHA-256 is computed on the bytes that are loaded: one read of ``_model.pth``, so the
+    file cannot change between the check and the load."""
+    import builtins
+    import io
+
+    folder, model = trained_dir
+    real_open, opened = io.open, []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    loaded = models.load_trained(folder)
+    monkeypatch.undo()
+    assert [path for path in opened if path.endswith("_model.pth")] == [str(folder / "_model.pth")]
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in model.state_dict().items())
 
 
 def _forget_checksums(folder):

@@ -47,3 +47,46 @@ def test_bad_values_get_designer_codes(given, error, code, words):
     assert info.value.code == code
     for word in words:
         assert word in info.value.message
+
+
+# -- a parameter's own check (Param.check) ------------------------------------------------------------
+def even(value: int) -> None:
+    """A check a type and a range cannot express; referred to by name below too."""
+    if value % 2:
+        raise ValueError("it must be even")
+
+
+def no_sixes(value: str) -> None:
+    if "6" in value:
+        raise errors.NotInRangeValueError(f"parameter 'code' (Code): {value!r} holds a 6.")
+
+
+CHECKED = ModuleSpec(
+    id="checked", name="Checked", category="C", summary="s", description="d", run=lambda ctx: None,
+    params=(
+        Param("pairs", "int", "Pairs", "h", default=2, min=0, check=even),
+        Param("twins", "int", "Twins", "h", default=4, check="tests.test_params:even"),
+        Param("code", "string", "Code", "h", default="", check=no_sixes),
+    ),
+)
+
+
+@pytest.mark.parametrize("given, error, words", [
+    ({"pairs": 3}, errors.ParameterParsingError, ["parameter 'pairs' (Pairs) = 3", "it must be even"]),
+    ({"twins": "5"}, errors.ParameterParsingError, ["parameter 'twins' (Twins) = 5", "it must be even"]),
+    ({"code": "a6"}, errors.NotInRangeValueError, ["parameter 'code' (Code): 'a6' holds a 6."]),
+    ({"pairs": -2}, errors.GreaterThanOrEqualToError, ["greater than or equal to 0"]),  # the range comes first
+])
+def test_a_parameters_own_check_refuses_with_a_designer_code(given, error, words):
+    with pytest.raises(error) as info:
+        validate_params(CHECKED, given)
+    assert [word for word in words if word not in info.value.message] == []
+
+
+def test_values_the_own_check_accepts_pass_unchanged():
+    assert validate_params(CHECKED, {"pairs": "6", "twins": 8, "code": "abc"}) == {"pairs": 6, "twins": 8, "code": "abc"}
+
+
+def test_a_check_must_be_a_callable_or_a_reference():
+    with pytest.raises(ValueError, match="check must be a callable or a 'package.module:function' string"):
+        Param("x", "int", "X", "h", check="not a reference")

@@ -9,6 +9,7 @@ import yaml
 
 from visionblocks import errors
 from visionblocks.dataframe import read_dataframe
+from visionblocks.params import validate_params
 from visionblocks.pipeline import Pipeline
 
 
@@ -164,3 +165,23 @@ def test_module_run_writes_error_info(toy_plugin, tmp_path):
     assert good.returncode == 0, good.stderr
     assert pd.read_parquet(tmp_path / "m" / "table" / "data.parquet")["value"].tolist() == [1, 1]
     assert not (tmp_path / "m" / "error_info.json").exists()
+
+
+def test_a_run_validates_each_nodes_parameters_once(toy_plugin, tmp_path, monkeypatch):
+    """Validation before the run checks every node's parameters; the cache key, the run hooks and
+    the module get those checked values instead of checking them again."""
+    from visionblocks import pipeline as pipeline_module, runner
+
+    checked = []
+
+    def counting(spec, given):
+        checked.append(spec.id)
+        return validate_params(spec, given)
+
+    monkeypatch.setattr(pipeline_module, "validate_params", counting)
+    monkeypatch.setattr(runner, "validate_params", counting)
+    log = Pipeline.load(_pipeline(tmp_path)).run(tmp_path / "run")
+    assert _statuses(log) == {"src": "ran", "plus": "ran", "plus2": "ran"}
+    assert sorted(checked) == ["toy-add", "toy-add", "toy-source"]
+    record = json.loads((tmp_path / "run" / "plus" / "_node.json").read_text())
+    assert record["params"] == {"add": 2.0}

@@ -74,7 +74,8 @@ def test_third_party_plugin_listed_by_cli(toy_plugin):
     toy = next(p for p in plugins if p["name"] == "toy")
     assert toy == {"name": "toy", "package": "toy-plugin", "version": "1.0", "module": "toy_plugin",
                    "hooks": ["visionblocks_register_modules"],
-                   "modules": ["toy-add", "toy-eat-images", "toy-source"]}
+                   "modules": ["toy-add", "toy-eat-images", "toy-source"],
+                   "architectures": [], "transforms": [], "commands": []}
 
 
 def test_disable_autoload_keeps_only_builtins(toy_plugin, monkeypatch):

@@ -11,12 +11,12 @@ from PIL import Image
 from torchvision import transforms as classic
 
 import visionblocks as vb
-from visionblocks import errors, ports
+from visionblocks import errors, plugin_host, ports
 from visionblocks.cli import main as cli_main
 from visionblocks.imagedir import ImageDirectory
 from visionblocks.data.loading import ImageDataset
 from visionblocks.pipeline import Pipeline
-from visionblocks.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, RANDOM_OPS, TRANSFORMS_FILE, build_transform,
+from visionblocks.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, TRANSFORMS_FILE, build_transform,
                                      read_transformation_directory, write_transformation_directory)
 
 INIT, APPLY = "init-image-transformation", "apply-image-transformation"
@@ -60,7 +60,10 @@ def test_build_transform_gives_a_float_chw_tensor_from_pil_or_uint8():
 
 
 def test_random_ops_are_the_designers_inference_list_plus_color_jitter():
-    assert RANDOM_OPS == {"RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
+    # The built-in operations come through the transforms hook, registered by the image_data plugin.
+    builtin = [spec for spec in plugin_host.get_transforms() if spec.plugin == "image_data"]
+    assert len(builtin) == 17
+    assert {spec.name for spec in builtin if spec.random} == {"RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
                           "RandomRotation", "RandomAffine", "RandomGrayscale", "RandomPerspective",
                           "RandomErasing", "ColorJitter"}
 
@@ -128,7 +131,8 @@ def test_random_ops_draw_new_parameters_at_every_call():
 def test_init_defaults_match_the_designer(tmp_path):
     assert init_ops(tmp_path) == DEFAULT_OPS
     spec = vb.describe(INIT)
-    assert len([p for p in spec.params if p.name != "normalize"]) == 21
+    # The designer's 21 parameters; Normalize and Additional operations are visionblocks' own.
+    assert len([p for p in spec.params if p.name not in ("normalize", "operations")]) == 21
     defaults = {p.name: p.default for p in spec.params}
     assert defaults["size"] == 256 and defaults["crop_size"] == 224 and defaults["random_size"] == 256
     assert defaults["random_crop_size"] == 224 and defaults["random_horizontal_flip"] is True

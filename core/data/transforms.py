@@ -10,19 +10,25 @@ A TransformationDirectory (designer-spec §3) stores transformations as JSON, fo
 list into one callable that takes an RGB PIL image and returns a float32 ``C×H×W`` tensor.
 Training, scoring and the web service all build their transform here, so an image goes through
 the same steps everywhere.
+
+The operations are those registered through ``visionblocks_register_transforms``: the built-in
+ones (:mod:`visionblocks.data.operations`, registered by the ``image_data`` plugin) and any a
+plugin adds. Each op's :class:`~visionblocks.spec.TransformSpec` says how it is built, whether
+it is random (dropped for inference), tensor-only, or faster on a PIL image.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from visionblocks import errors, ports
+from visionblocks import errors, params, plugin_host, ports
+from visionblocks.spec import TransformSpec, resolve
 
 TRAINING = "training"
 INFERENCE = "inference"
@@ -33,17 +39,6 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 from visionblocks.ports import TRANSFORMS_FILE  # noqa: E402 - re-exported for TransformationDirectory users
 TRANSFORM_TYPE = "Image"
-
-# Augmentations that Apply Image Transformation drops "For inference" (designer-spec §4), plus
-# ColorJitter: the designer writes ``["ColorJitter", {}]``, which changes nothing, so keeping it
-# at inference was harmless there; visionblocks' Color jitter really jitters, so it is dropped too.
-RANDOM_OPS = frozenset({
-    "RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-    "RandomAffine", "RandomGrayscale", "RandomPerspective", "RandomErasing", "ColorJitter",
-})
-
-# Ops that only accept tensors: a ToTensor is put in front of them when the list has none.
-TENSOR_ONLY_OPS = frozenset({"Normalize", "RandomErasing"})
 
 # Ops the designer's serialized form allows but that return several images per input (for
 # test-time augmentation); a classification loader needs exactly one C×H×W tensor per image.
@@ -118,33 +113,17 @@ class Normalize:
         return f"Normalize(mean={self.mean}, std={self.std})"
 
 
-# Ops that run several times faster on a PIL image than on a tensor on a CPU (rotations and
-# perspective build a sampling grid on tensors; PIL maps pixels directly). Every other op runs on
-# a uint8 C×H×W tensor: resizing, cropping and normalizing are faster there. Measured with
-# benchmarks/bench_loading.py; see DESIGN.md.
-PIL_PREFERRED_OPS = frozenset({"RandomRotation", "RandomAffine", "RandomPerspective", "ColorJitter", "ToPILImage"})
+def operation(name: str) -> TransformSpec:
+    """The registered operation called ``name`` (InvalidTransformationDirectory, 0158, when none is)."""
+    registry = plugin_host.get_transforms()
+    if name not in registry:
+        raise _invalid(f"unknown operation {name!r}; known: {', '.join(sorted(registry.names()))}")
+    return registry.get(name)
 
-# Op name → factory. torchvision's v2 classes accept PIL images and tensors alike.
-_FACTORIES: dict[str, Callable[..., Any]] = {
-    "ToTensor": ToFloatTensor,
-    "ToPILImage": ToPIL,
-    "Normalize": Normalize,
-    "Resize": v2.Resize,
-    "CenterCrop": v2.CenterCrop,
-    "Pad": v2.Pad,
-    "RandomCrop": v2.RandomCrop,
-    "RandomHorizontalFlip": v2.RandomHorizontalFlip,
-    "RandomVerticalFlip": v2.RandomVerticalFlip,
-    "RandomResizedCrop": v2.RandomResizedCrop,
-    "ColorJitter": v2.ColorJitter,
-    "RandomRotation": v2.RandomRotation,
-    "RandomAffine": v2.RandomAffine,
-    "Grayscale": v2.Grayscale,
-    "RandomGrayscale": v2.RandomGrayscale,
-    "RandomPerspective": v2.RandomPerspective,
-    "RandomErasing": v2.RandomErasing,
-}
-KNOWN_OPS = frozenset(_FACTORIES) | MULTI_IMAGE_OPS
+
+def known_operations() -> list[str]:
+    """The names of every registered operation, sorted."""
+    return sorted(plugin_host.get_transforms().names())
 
 
 def _invalid(reason: str) -> errors.ModuleError:
@@ -163,10 +142,10 @@ def normalize_ops(ops: Iterable) -> list[list]:
         if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str):
             raise _invalid(f"item {position} is {item!r}, not an [op, args] pair")
         name, args = item
-        if name not in KNOWN_OPS:
-            raise _invalid(f"unknown operation {name!r} at position {position}; known: {', '.join(sorted(KNOWN_OPS))}")
         if name in MULTI_IMAGE_OPS:
             raise _invalid(f"{name} returns several images per input, which image classification cannot load")
+        if name not in plugin_host.get_transforms():
+            raise _invalid(f"unknown operation {name!r} at position {position}; known: {', '.join(known_operations())}")
         checked.append([name, list(args) if isinstance(args, tuple) else args])
     return checked
 
@@ -176,14 +155,14 @@ def for_mode(ops: Iterable, mode: str) -> list[list]:
     if mode not in MODES:
         raise errors.NotInRangeValueError(f"transform mode {mode!r} is not one of: {', '.join(MODES)}.")
     ops = normalize_ops(ops)
-    return ops if mode == TRAINING else [op for op in ops if op[0] not in RANDOM_OPS]
+    return ops if mode == TRAINING else [op for op in ops if not operation(op[0]).random]
 
 
 def with_to_tensor(ops: list[list]) -> list[list]:
     """Insert ToTensor before the first tensor-only op, or append it, when the ops leave a PIL image."""
     result, on_tensor = [], False
     for name, args in ops:
-        if name in TENSOR_ONLY_OPS and not on_tensor:
+        if operation(name).tensor_only and not on_tensor:
             result.append(["ToTensor", {}])
             on_tensor = True
         elif name == "ToTensor" and on_tensor:
@@ -199,17 +178,55 @@ def with_to_tensor(ops: list[list]) -> list[list]:
 
 
 def make_op(name: str, args: Any):
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        raise _invalid(f"unknown operation {name!r}")
+    """The step ``[name, args]`` stands for, built by its registered operation."""
+    spec = operation(name)
     try:
+        if spec.params:
+            return resolve(spec.build)(**check_arguments(spec, args))
+        factory = resolve(spec.build)
         if isinstance(args, dict):
             return factory(**args)
         if isinstance(args, list):
             return factory(*args)
         return factory(args)
+    except errors.ModuleError as exc:  # an argument its declared parameters refuse
+        raise _invalid(exc.message) from exc
     except (TypeError, ValueError) as exc:
         raise _invalid(f"{name} does not accept arguments {json.dumps(args)}: {exc}") from exc
+
+
+def check_arguments(spec: TransformSpec, args: Any) -> dict[str, Any]:
+    """The keyword arguments of an operation with declared parameters, checked with the
+    designer's codes: an unknown or surplus argument and a wrong type are 0002, a missing
+    required one 0003, a value out of range 0004/0005/0007/0008 (see :mod:`visionblocks.params`).
+    ``args`` is a dict (by name), a list (in the parameters' order) or one value (the first)."""
+    declared = spec.params
+    if isinstance(args, dict):
+        given = dict(args)
+    elif isinstance(args, (list, tuple)):
+        if len(args) > len(declared):
+            raise errors.ParameterParsingError(
+                f"Operation '{spec.name}' takes at most {len(declared)} arguments "
+                f"({', '.join(p.name for p in declared)}), got {len(args)}.")
+        given = {param.name: value for param, value in zip(declared, args)}
+    else:
+        given = {declared[0].name: args}
+    unknown = sorted(set(given) - {param.name for param in declared})
+    if unknown:
+        raise errors.ParameterParsingError(
+            f"Operation '{spec.name}' has no argument {', '.join(repr(u) for u in unknown)}; "
+            f"known arguments: {', '.join(p.name for p in declared)}.")
+    checked: dict[str, Any] = {}
+    for param in declared:
+        value = given.get(param.name, param.default)
+        if value is None:
+            if param.required:
+                raise errors.NullOrEmptyError(f"Operation '{spec.name}' needs the argument '{param.name}' ({param.label}).")
+            continue
+        value = params.coerce(param, value)
+        params.check(param, value)
+        checked[param.name] = value
+    return checked
 
 
 def _check_channels(ops: list[list], steps: list) -> None:
@@ -227,14 +244,14 @@ def _check_channels(ops: list[list], steps: list) -> None:
 class Transform:
     """An RGB image (PIL or uint8 C×H×W tensor) → float32 C×H×W tensor, through the listed ops.
 
-    Each op gets the image in the form it is fastest on (:data:`PIL_PREFERRED_OPS` a PIL image,
+    Each op gets the image in the form it is fastest on (an op that ``prefers_pil`` a PIL image,
     the others a tensor); an 8-bit image converts both ways without loss. Random ops draw new
     parameters at every call (from torch's random generator)."""
 
     def __init__(self, ops: list[list]):
         self.ops = ops
         self.steps = [make_op(name, args) for name, args in ops]
-        self._wants_pil = [name in PIL_PREFERRED_OPS for name, _ in ops]
+        self._wants_pil = [operation(name).prefers_pil for name, _ in ops]
         _check_channels(ops, self.steps)
 
     def __call__(self, image) -> torch.Tensor:
@@ -258,8 +275,8 @@ class Transform:
 def build_transform(ops: Iterable, mode: str = INFERENCE) -> Transform:
     """The callable for ``ops`` in ``mode`` ("training" or "inference").
 
-    Inference drops :data:`RANDOM_OPS`. A ToTensor is added where the ops leave a PIL image
-    (before Normalize and RandomErasing, or at the end). Unknown ops or arguments torchvision
+    Inference drops the random operations. A ToTensor is added where the ops leave a PIL image
+    (before a tensor-only op such as Normalize and RandomErasing, or at the end). Unknown ops or arguments torchvision
     refuses raise InvalidTransformationDirectory (0158).
     """
     return Transform(with_to_tensor(for_mode(ops, mode)))
@@ -284,8 +301,10 @@ COLOR_JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4}
 
 def designer_ops(options: dict) -> list[list]:
     """The ``[op, args]`` list for Init Image Transformation's options, in the designer's order
-    (the order of its options), then ToTensor, Normalize and RandomErasing (which need tensors)."""
+    (the order of its options), then the Additional operations (``operations``: JSON, see
+    :func:`parse_operations`), then ToTensor, Normalize and RandomErasing (which need tensors)."""
     o = options
+    extra = parse_operations(o.get("operations") or "")
     ops: list[list] = []
     if o.get("resize"):
         ops.append(["Resize", o["size"]])
@@ -313,11 +332,52 @@ def designer_ops(options: dict) -> list[list]:
         ops.append(["RandomGrayscale", {}])
     if o.get("random_perspective"):
         ops.append(["RandomPerspective", {}])
+    ops.extend(extra)
     ops.append(["ToTensor", {}])
     if o.get("normalize"):
         ops.append(["Normalize", {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}])
     if o.get("random_erasing"):
         ops.append(["RandomErasing", {}])
+    return ops
+
+
+OPERATIONS_PARAMETER = "parameter 'operations' (Additional operations)"
+
+
+def parse_operations(text: str) -> list[list]:
+    """Init Image Transformation's Additional operations: a JSON list of ``[name, arguments]``
+    pairs naming registered operations (``[["RandomInvert", {"p": 0.2}]]``), checked with the
+    designer's parameter codes: text that is not such a list is 0002, an unknown operation 0008,
+    arguments its declared parameters refuse their own code, other refused arguments 0002."""
+    if not text.strip():
+        return []
+    try:
+        ops = json.loads(text)
+    except ValueError as exc:
+        raise errors.ParameterParsingError(f"Failed to parse {OPERATIONS_PARAMETER}: it is not JSON ({exc}).",
+                                           hint='Write a list of [name, arguments] pairs, e.g. [["RandomInvert", {"p": 0.2}]].') from None
+    if not isinstance(ops, list) or not all(isinstance(op, list) and len(op) == 2 and isinstance(op[0], str)
+                                            for op in ops):
+        raise errors.ParameterParsingError(
+            f"Failed to parse {OPERATIONS_PARAMETER}: expected a list of [name, arguments] pairs, got {text.strip()!r}.")
+    registry = plugin_host.get_transforms()
+    for name, args in ops:
+        if name not in registry or name in MULTI_IMAGE_OPS:
+            raise errors.NotInRangeValueError(
+                f"{OPERATIONS_PARAMETER}: {name!r} is not one of the registered operations: "
+                f"{', '.join(known_operations())}.",
+                hint="Run 'visionblocks plugins' to see which plugin adds which operation.")
+        spec = registry.get(name)
+        if spec.params:
+            try:
+                check_arguments(spec, args)
+            except errors.ModuleError as exc:
+                raise type(exc)(f"{OPERATIONS_PARAMETER}, operation {name!r}: {exc.message}") from None
+        else:
+            try:
+                make_op(name, args)
+            except errors.InvalidTransformationDirectoryError as exc:
+                raise errors.ParameterParsingError(f"{OPERATIONS_PARAMETER}, operation {name!r}: {exc.message}") from None
     return ops
 
 

@@ -1,16 +1,34 @@
 """The choices a user picks from for models and precision, without importing torch.
 
-Module metadata (the plugins), the CLI and the engine all read these tuples, so listing
-``visionblocks modules`` or a parameter's allowed values never loads torch.
+Module metadata (the plugins), the CLI and the engine all read these, so listing
+``visionblocks modules`` or a parameter's allowed values never loads torch. Architectures are
+not a fixed list: plugins register them (the built-in ``networks`` plugin the ResNet and
+DenseNet ones) through ``visionblocks_register_architectures``, and the views below look the
+architecture registry up each time they are read.
 """
 
-RESNET_ARCHITECTURES = (
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
-)
-DENSENET_ARCHITECTURES = ("densenet121", "densenet161", "densenet169", "densenet201")
-FAMILIES = {"resnet": RESNET_ARCHITECTURES, "densenet": DENSENET_ARCHITECTURES}
-ARCHITECTURES = tuple(name for names in FAMILIES.values() for name in names)
+from visionblocks.spec import DynamicChoices
+
+
+def architecture_choices(family: str | None = None) -> DynamicChoices:
+    """The names of the registered architectures of ``family`` (every family when None), in
+    registration order, as an enum parameter's choices: read when asked, so an architecture a
+    plugin registers appears in the ResNet module's Model name without the module knowing it."""
+    from visionblocks import plugin_host
+
+    def names() -> list[str]:
+        registry = plugin_host.get_architectures()
+        return [spec.name for spec in registry if family is None or spec.family == family]
+
+    def added_by(name: str) -> str:
+        registry = plugin_host.get_architectures()
+        return registry.get(name).plugin if name in registry else ""
+
+    return DynamicChoices(names, added_by, describe=f"architectures of family {family}" if family else "architectures")
+
+
+# Every registered architecture, whatever its family (``visionblocks weights``' ARCH).
+ARCHITECTURES = architecture_choices()
 
 # auto = bf16 where the hardware runs it natively, else fp32 (see visionblocks.learn.precision).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

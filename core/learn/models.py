@@ -15,8 +15,9 @@ ModelDirectory (output of Train PyTorch Model)::
     _transforms.json    the ``[op, args]`` list the training images were stored with, or null
     (training also writes its metrics log and training-curve PNG here)
 
-Neither format holds pickled code: an architecture is rebuilt from its name by torchvision, so a
-model directory can come from anyone without running their code.
+Neither format holds pickled code: an architecture is rebuilt from its name by the builder its
+plugin registered (:class:`~visionblocks.spec.ArchitectureSpec`; torchvision's for ResNet and
+DenseNet), so a model directory can come from anyone without running their code.
 
 Pretrained weights are read from an explicit weights path, or from the file torchvision itself
 would cache, ``<torch hub dir>/checkpoints/<torchvision file name>`` (``$TORCH_HOME/hub`` by
@@ -33,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visionblocks import errors, ports
+from visionblocks import errors, plugin_host, ports
 from visionblocks.learn import weights
 from visionblocks.ports import TRANSFORMS_FILE
-from visionblocks.learn.choices import DENSENET_ARCHITECTURES, FAMILIES, RESNET_ARCHITECTURES  # noqa: F401
+from visionblocks.spec import ArchitectureSpec, resolve
 
 CONFIG_FILE = "_config.json"
 MODEL_FILE = "_model.pth"
@@ -52,24 +53,32 @@ UNTRAINED_KEYS = ("family", "architecture", "pretrained", "weights_path", "zero_
 
 def untrained_config(architecture: str, pretrained: bool = True, weights_path: str | None = None,
                      zero_init_residual: bool = False, memory_efficient: bool = False) -> dict:
-    """The ``_config.json`` of an UntrainedModelDirectory, checked."""
-    family = family_of(architecture)
+    """The ``_config.json`` of an UntrainedModelDirectory, checked. An option the architecture's
+    builder does not take is recorded as false."""
+    spec = architecture_spec(architecture)
     return {
-        "family": family,
+        "family": spec.family,
         "architecture": architecture,
         "pretrained": bool(pretrained),
         "weights_path": str(weights_path) if weights_path else None,
-        "zero_init_residual": bool(zero_init_residual) if family == "resnet" else False,
-        "memory_efficient": bool(memory_efficient) if family == "densenet" else False,
+        "zero_init_residual": bool(zero_init_residual) and "zero_init_residual" in spec.options,
+        "memory_efficient": bool(memory_efficient) and "memory_efficient" in spec.options,
     }
 
 
+def architecture_spec(architecture: str) -> ArchitectureSpec:
+    """The registered architecture called ``architecture`` (InvalidModelDirectory, 0159, when no
+    installed plugin registers it)."""
+    registry = plugin_host.get_architectures()
+    if not isinstance(architecture, str) or architecture not in registry:  # a config may hold any JSON
+        raise errors.InvalidModelDirectoryError(
+            f"Unknown architecture {architecture!r}; known: {', '.join(registry.names())}.",
+            hint="Install the plugin that registers it, or run `visionblocks plugins` to see the architectures.")
+    return registry.get(architecture)
+
+
 def family_of(architecture: str) -> str:
-    for family, names in FAMILIES.items():
-        if architecture in names:
-            return family
-    known = ", ".join(n for names in FAMILIES.values() for n in names)
-    raise errors.InvalidModelDirectoryError(f"Unknown architecture {architecture!r}; known: {known}.")
+    return architecture_spec(architecture).family
 
 
 # -- pretrained weights ------------------------------------------------------------------------
@@ -80,10 +89,21 @@ def pretrained_file_name(architecture: str) -> str:
 
 
 def pretrained_path(config: dict) -> Path:
-    """Where the pretrained weights of ``config`` are read from (whether or not they exist)."""
+    """Where the pretrained weights of ``config`` are read from (whether or not they exist).
+    CouldNotOpenFile (0048) for an architecture that publishes none and no weights path."""
     if config.get("weights_path"):
         return Path(config["weights_path"]).expanduser()
-    return weights.cached_path(config["architecture"])
+    arch = config["architecture"]
+    if not architecture_spec(arch).weights:
+        raise errors.CouldNotOpenFileError(
+            f"{arch} has no published pretrained weights, and no weights path is set.",
+            hint="Set the weights path to a weights file of this architecture, or set Pretrained to false.")
+    return weights.cached_path(arch)
+
+
+def _published_name(architecture: str) -> str:
+    """`` (file name)`` of the published weights, or nothing for an architecture without any."""
+    return f" ({pretrained_file_name(architecture)})" if architecture_spec(architecture).weights else ""
 
 
 # Old torchvision DenseNet checkpoints name layers "norm.1"; the current modules say "norm1".
@@ -93,16 +113,17 @@ _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12
 def require_pretrained_file(config: dict, progress=None) -> Path:
     """The pretrained weights file of ``config``, downloaded into the torch hub cache when it is
     missing there (see :func:`visionblocks.learn.weights.fetch`); CouldNotOpenFile (0048) when a
-    weights path does not exist, when downloads are off, or when the download fails."""
+    weights path does not exist, when downloads are off, when the download fails, or when the
+    cached file does not match the checksum its architecture gives."""
     path = pretrained_path(config)
+    arch = config["architecture"]
+    if not config.get("weights_path"):
+        return weights.fetch(arch, progress=progress)  # the cached file (checked), or downloaded
     if path.is_file():
         return path
-    arch = config["architecture"]
-    if config.get("weights_path"):
-        raise errors.CouldNotOpenFileError(
-            f"The weights path {path} does not exist.",
-            hint=f"Put the ImageNet weights of {arch} ({pretrained_file_name(arch)}) at {path}, or fix the weights path.")
-    return weights.fetch(arch, progress=progress)
+    raise errors.CouldNotOpenFileError(
+        f"The weights path {path} does not exist.",
+        hint=f"Put the pretrained weights of {arch}{_published_name(arch)} at {path}, or fix the weights path.")
 
 
 def _read_pretrained(config: dict) -> dict:
@@ -115,43 +136,53 @@ def _read_pretrained(config: dict) -> dict:
         raise errors.CouldNotOpenFileError(f"Pretrained weights {path} could not be read as a state dict: {exc}") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if family_of(config["architecture"]) == "densenet":
-        state = {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
-    return state
+    # Only DenseNet's old checkpoints have such keys; no other architecture's key matches.
+    return {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
 
 
 # -- building ----------------------------------------------------------------------------------
 
 def build_model(config: dict, num_classes: int):
-    """A torchvision model for ``config`` with its classifier head sized to ``num_classes``.
+    """The registered architecture of ``config``, built with its classifier head sized to ``num_classes``.
 
-    With ``pretrained`` the ImageNet weights are loaded first (from the offline file) and the
-    1000-class head is then replaced by a freshly initialised one.
+    With ``pretrained`` the weights are loaded first (with the head they were trained with, 1000
+    classes for ImageNet) and the head is then replaced by a freshly initialised one.
     """
-    import torch
-    from torchvision import models as tvm
-
     arch = config["architecture"]
-    family = config.get("family") or family_of(arch)
-    if arch not in FAMILIES.get(family, ()):
+    spec = architecture_spec(arch)
+    family = config.get("family") or spec.family
+    if family != spec.family:
         raise errors.InvalidModelDirectoryError(f"Architecture {arch!r} is not a {family} model.")
-    options: dict[str, Any] = {}
-    if family == "resnet":
-        options["zero_init_residual"] = bool(config.get("zero_init_residual", False))
-    else:
-        options["memory_efficient"] = bool(config.get("memory_efficient", False))
+    options: dict[str, Any] = {name: bool(config.get(name, False)) for name in spec.options}
     if num_classes < 1:
         raise errors.InvalidDatasetError("The training data has no class.")
     pretrained = bool(config.get("pretrained", False))
     state = _read_pretrained(config) if pretrained else None  # a missing file fails before building
-    model = tvm.get_model(arch, weights=None, num_classes=1000 if pretrained else num_classes, **options)
+    head_classes = _head_classes(spec, state) if state is not None else num_classes
+    model = _build(spec, head_classes, options)
     if state is not None:
         problem = load_weights(model, state)
         if problem:
             raise errors.CouldNotOpenFileError(f"The pretrained weights at {pretrained_path(config)} do not fit {arch}: {problem}")
-        if num_classes != 1000:
-            _replace_head(model, family, num_classes, torch)
+        if head_classes != num_classes:
+            _replace_head(model, spec, num_classes)
     return model
+
+
+def _build(spec: ArchitectureSpec, num_classes: int, options: dict):
+    import torch
+
+    model = resolve(spec.builder)(num_classes=num_classes, **options)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"the builder of architecture {spec.name!r} (plugin {spec.plugin!r}) returned "
+                        f"{type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _head_classes(spec: ArchitectureSpec, state: dict) -> int:
+    """How many classes the pretrained head has (its weight's rows), 1000 when it cannot be told."""
+    weight = state.get(f"{spec.head}.weight")
+    return int(weight.shape[0]) if getattr(weight, "ndim", 0) == 2 else 1000
 
 
 def load_weights(model, state: dict) -> str | None:
@@ -169,11 +200,22 @@ def load_weights(model, state: dict) -> str | None:
     return "; ".join(parts) or None
 
 
-def _replace_head(model, family: str, num_classes: int, torch) -> None:
-    if family == "resnet":
-        model.fc = torch.nn.Linear(model.fc.in_features, num_classes)
+def _replace_head(model, spec: ArchitectureSpec, num_classes: int) -> None:
+    """Put a fresh ``nn.Linear`` with ``num_classes`` outputs where ``spec.head`` points."""
+    import torch
+
+    *parents, last = spec.head.split(".")
+    owner = model
+    for name in parents:
+        owner = owner[int(name)] if name.isdigit() else getattr(owner, name)
+    old = owner[int(last)] if last.isdigit() else getattr(owner, last)
+    if not isinstance(old, torch.nn.Linear):
+        raise TypeError(f"architecture {spec.name!r}: head {spec.head!r} is a {type(old).__name__}, not a Linear layer")
+    new = torch.nn.Linear(old.in_features, num_classes)
+    if last.isdigit():
+        owner[int(last)] = new
     else:
-        model.classifier = torch.nn.Linear(model.classifier.in_features, num_classes)
+        setattr(owner, last, new)
 
 
 def unwrap(model):
@@ -244,7 +286,13 @@ def save_trained(folder: str | Path, model, config: dict, classes: list[str], tr
 
 
 def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
-    """Load a ModelDirectory; anything else (or a broken one) is InvalidModelDirectory (0159)."""
+    """Load a ModelDirectory; anything else (or a broken one) is InvalidModelDirectory (0159).
+
+    Each file is read once: the bytes whose SHA-256 is checked are the bytes loaded, so a file
+    changed between the check and the load cannot slip through. A config without ``input_size``
+    (a model saved before input sizes were recorded) gets its architecture's: ``[3, s, s]`` for
+    the registered :attr:`~visionblocks.spec.ArchitectureSpec.input_size` ``s``.
+    """
     import torch
 
     folder = Path(folder)
@@ -255,16 +303,20 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
             f"{folder} holds a model of type {model_type or 'unknown'}, not a PyTorch state dict; "
             "legacy pickled models are not loaded.",
             hint="Score classic models with Score Model; train image models with Train PyTorch Model.")
-    verify_checksums(folder, meta)
-    config = _read_json(folder / CONFIG_FILE, folder)
-    classes = _read_classes(folder)
-    transform = _read_json(folder / TRANSFORMS_FILE, folder) if (folder / TRANSFORMS_FILE).is_file() else None
+    files = _ModelFiles(folder, read_checked(folder, meta))
+    config = files.json(CONFIG_FILE)
+    classes = _parse_classes(files.json(CLASSES_FILE), folder)
+    transform = files.json(TRANSFORMS_FILE, optional=True)
     if not isinstance(config, dict) or "architecture" not in config:
         raise errors.InvalidModelDirectoryError(f"{folder / CONFIG_FILE} does not name an architecture.")
     if transform is not None and not isinstance(transform, list):
         raise errors.InvalidModelDirectoryError(f"{folder / TRANSFORMS_FILE} is not a list of [op, args] pairs.")
-    model_path = folder / meta.get("model", MODEL_FILE)
-    state = _read_state_dict(model_path, torch)
+    model_name = str(meta.get("model", MODEL_FILE))
+    model_path = folder / model_name
+    data = files.read(model_name, optional=True)
+    if data is None:
+        raise errors.InvalidModelDirectoryError(f"The model directory {folder} has no weights file {model_name}.")
+    state = _load_state_dict(data, model_path, torch)
     if not isinstance(state, dict):
         raise errors.InvalidModelDirectoryError(f"{model_path} does not hold a state dict.")
     try:
@@ -275,20 +327,23 @@ def load_trained(folder: str | Path, device="cpu") -> TrainedModel:
     if problem:
         raise errors.InvalidModelDirectoryError(
             f"The weights in {model_path} do not fit {config['architecture']} with {len(classes)} classes: {problem}")
+    if not config.get("input_size"):
+        size = architecture_spec(config["architecture"]).input_size
+        config["input_size"] = [3, size, size]
     model.to(device).eval()
     return TrainedModel(model, classes, transform, config)
 
 
-def _read_state_dict(path: Path, torch):
-    """The tensors of ``path``, read by torch's weights-only loader, or 0159 in visionblocks' words.
-    torch's own message would advise loading the file with ``weights_only=False``, which runs
-    whatever code the file holds: exactly what must never be done with a file from elsewhere."""
+def _load_state_dict(data: bytes, path: Path, torch):
+    """The tensors in ``data`` (the bytes of ``path``), read by torch's weights-only loader, or
+    0159 in visionblocks' words. torch's own message would advise loading the file with
+    ``weights_only=False``, which runs whatever code the file holds: exactly what must never be
+    done with a file from elsewhere."""
+    import io
     import pickle
 
-    if not path.is_file():
-        raise errors.InvalidModelDirectoryError(f"The model directory {path.parent} has no weights file {path.name}.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise errors.InvalidModelDirectoryError(
             f"{path} holds Python objects other than tensors, so it was not loaded: a model file may hold "
@@ -307,30 +362,67 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def verify_checksums(folder: Path, meta: dict) -> None:
-    """0159 when a file of the model changed since it was saved (the SHA-256 sums recorded in
-    ``_meta.yaml``). Directories saved before sums were recorded carry none and are not checked."""
+def read_checked(folder: Path, meta: dict) -> dict[str, bytes]:
+    """The bytes of each file whose SHA-256 ``_meta.yaml`` records (by file name), each read once
+    and checked: 0159 when a file of the model changed since it was saved. Directories saved
+    before sums were recorded carry none and are not checked (an empty dict)."""
     recorded = meta.get("sha256")
     if recorded is None:
-        return
+        return {}
     if not isinstance(recorded, dict):
         raise errors.InvalidModelDirectoryError(f"{folder / ports.META_FILE} has a malformed sha256 entry.")
+    contents: dict[str, bytes] = {}
     for name, expected in recorded.items():
-        path = folder / str(name)
-        if Path(str(name)).name != str(name):
+        name = str(name)
+        if Path(name).name != name:
             raise errors.InvalidModelDirectoryError(f"{folder / ports.META_FILE} lists a checksum for {name!r}, "
                                                     "which is not a file of the model directory.")
-        if not path.is_file():
+        data = _read_bytes(folder / name)
+        if data is None:
             raise errors.InvalidModelDirectoryError(f"The model directory {folder} has no {name}.")
-        if file_sha256(path) != expected:
+        if hashlib.sha256(data).hexdigest() != expected:
             raise errors.InvalidModelDirectoryError(
-                f"{path} was changed after the model was saved: its SHA-256 differs from the one recorded "
+                f"{folder / name} was changed after the model was saved: its SHA-256 differs from the one recorded "
                 f"in {ports.META_FILE}. The model was not loaded.",
                 hint="Use an unmodified copy of the ModelDirectory, or train the model again.")
+        contents[name] = data
+    return contents
 
 
-def _read_classes(folder: Path) -> list[str]:
-    raw = _read_json(folder / CLASSES_FILE, folder)
+def _read_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path``, None when there is no such file; 0159 when it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise errors.InvalidModelDirectoryError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+
+
+class _ModelFiles:
+    """The files of one ModelDirectory, each read at most once: those :func:`read_checked` has
+    read already come from there, the others from the disk."""
+
+    def __init__(self, folder: Path, checked: dict[str, bytes]):
+        self.folder, self._checked = folder, checked
+
+    def read(self, name: str, optional: bool = False) -> bytes | None:
+        data = self._checked[name] if name in self._checked else _read_bytes(self.folder / name)
+        if data is None and not optional:
+            raise errors.InvalidModelDirectoryError(f"{self.folder} has no {name}.")
+        return data
+
+    def json(self, name: str, optional: bool = False):
+        data = self.read(name, optional)
+        if data is None:
+            return None
+        try:
+            return json.loads(data.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+            raise errors.InvalidModelDirectoryError(f"{self.folder / name} is not valid JSON: {exc}") from exc
+
+
+def _parse_classes(raw, folder: Path) -> list[str]:
     if isinstance(raw, dict):  # {id: name}, as the designer's prototypes wrote it
         try:
             return [str(raw[k]) for k in sorted(raw, key=int)]

@@ -1,9 +1,17 @@
 """Pretrained weights: which file an architecture needs, where it is cached, and fetching it safely.
 
+Which file: the ``weights`` of the architecture's registered
+:class:`~visionblocks.spec.ArchitectureSpec` — a URL, or a torchvision weights name whose URL
+torchvision publishes (the built-in ResNet and DenseNet architectures: IMAGENET1K_V1).
+
 Pretrained weights live where torchvision itself caches them, ``<torch hub dir>/checkpoints/<file
 name>`` (``$TORCH_HOME/hub`` by default), under torchvision's published file name, for example
 ``resnet18-f37072fd.pth``. The part after the dash is the start of the file's SHA-256, so a
-download is checked against the name it was asked for.
+download is checked against the name it was asked for, and the cache is keyed by the checksum.
+An architecture that gives its ``sha256`` keeps that key too: when its file's name does not carry
+that checksum, the cache name gets it (``net.pth`` is cached as ``net-<first 16 hex digits>.pth``),
+so two architectures publishing different files under one name never share a cache entry, and
+its cached file is checked against that ``sha256`` every time it is used.
 
 When the file is missing, :func:`fetch` downloads it:
 
@@ -31,8 +39,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
 
-from visionblocks import errors
-from visionblocks.learn.choices import ARCHITECTURES
+from visionblocks import errors, plugin_host
 from visionblocks.progress import Progress
 
 OFFLINE_ENV = "VISIONBLOCKS_OFFLINE"
@@ -52,35 +59,70 @@ TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """The published weights of one architecture: where torchvision publishes them, and their name."""
+    """The published weights of one architecture: where they are published, and their name.
+
+    ``sha256`` is the expected SHA-256 (or its start) when the architecture gives one; otherwise
+    the hash in the file name (torch hub's rule) is what a download is checked against."""
 
     architecture: str
     url: str
+    sha256: str | None = None
 
     @property
     def file_name(self) -> str:
         return self.url.rsplit("/", 1)[-1]
 
     @property
+    def cache_name(self) -> str:
+        """The file's name in the cache: the published name when it carries the file's checksum
+        (the start of the given ``sha256``, or any when none is given), else the published name
+        with the first 16 hex digits of ``sha256`` before its extension."""
+        carried = _HASH_IN_NAME.search(self.file_name)
+        if not self.sha256 or (carried and _same_start(carried.group(1), self.sha256)):
+            return self.file_name
+        stem, dot, extension = self.file_name.rpartition(".")
+        key = self.sha256[:16]
+        return f"{stem}-{key}{dot}{extension}" if stem else f"{self.file_name}-{key}"
+
+    @property
     def sha256_prefix(self) -> str | None:
-        """The start of the file's SHA-256 that its name carries, or None for a name without one."""
+        """The start of the file's SHA-256 (given, or carried by its name), or None when unknown."""
+        if self.sha256:
+            return self.sha256
         match = _HASH_IN_NAME.search(self.file_name)
         return match.group(1) if match else None
 
 
+def _same_start(one: str, other: str) -> bool:
+    """Whether two starts of SHA-256 digests agree as far as both go."""
+    return one.startswith(other) or other.startswith(one)
+
+
 def architectures() -> list[str]:
-    """Every architecture with published ImageNet weights, in the order the modules list them."""
-    return list(ARCHITECTURES)
+    """Every registered architecture with pretrained weights, in registration order."""
+    return [spec.name for spec in plugin_host.get_architectures() if spec.weights]
 
 
 def weights_file(architecture: str) -> WeightsFile:
-    """torchvision's IMAGENET1K_V1 weights of ``architecture``."""
-    from torchvision.models import get_model_weights
-
-    if architecture not in architectures():
+    """The pretrained weights file of ``architecture`` (NotInRangeValue, 0008, for an unknown
+    architecture or one without pretrained weights)."""
+    registry = plugin_host.get_architectures()
+    spec = registry.get(architecture) if architecture in registry else None
+    if spec is None or not spec.weights:
         raise errors.NotInRangeValueError(
-            f"Unknown architecture {architecture!r}; known: {', '.join(architectures())}.")
-    return WeightsFile(architecture, get_model_weights(architecture)[PRETRAINED_WEIGHTS].url)
+            f"Unknown architecture {architecture!r}, or one without pretrained weights; known: "
+            f"{', '.join(architectures())}.")
+    return WeightsFile(architecture, _url(spec.weights), spec.sha256)
+
+
+def _url(weights: str) -> str:
+    """A URL as it is; a torchvision weights name (``ResNet18_Weights.IMAGENET1K_V1``) as the
+    address torchvision publishes the file at."""
+    if "://" in weights:
+        return weights
+    from torchvision.models import get_weight
+
+    return get_weight(weights).url
 
 
 def cache_dir() -> Path:
@@ -92,7 +134,7 @@ def cache_dir() -> Path:
 
 def cached_path(architecture: str) -> Path:
     """Where the weights of ``architecture`` are cached (whether or not the file is there)."""
-    return cache_dir() / weights_file(architecture).file_name
+    return cache_dir() / weights_file(architecture).cache_name
 
 
 def offline_switch() -> str | None:
@@ -120,12 +162,13 @@ def fetch(architecture: str, *, mirror: str | None = None, offline: bool | None 
     """The cached weights file of ``architecture``, downloaded first when it is missing.
 
     ``mirror`` defaults to ``$VISIONBLOCKS_WEIGHTS_MIRROR``; ``offline`` to the offline switches.
-    A missing file while offline, and any failed download, is CouldNotOpenFile (0048).
+    A missing file while offline, any failed download, and a cached file whose SHA-256 is not
+    the ``sha256`` its architecture gives, is CouldNotOpenFile (0048).
     """
     file = weights_file(architecture)
-    path = cache_dir() / file.file_name
+    path = cache_dir() / file.cache_name
     if path.is_file():
-        return path
+        return _checked(path, file)
     switch = offline_switch() if offline is None else (OFFLINE_ENV + "=1" if offline else None)
     if switch:
         raise errors.CouldNotOpenFileError(
@@ -137,6 +180,23 @@ def fetch(architecture: str, *, mirror: str | None = None, offline: bool | None 
                  "to false.")
     source = source_of(file, mirror if mirror is not None else mirror_from_env())
     return download(source, path, file.sha256_prefix, progress)
+
+
+def _checked(path: Path, file: WeightsFile) -> Path:
+    """``path``, the cached weights of ``file``, once its bytes match the ``sha256`` the
+    architecture gives (a file copied there by hand, or changed since it was downloaded, is
+    caught here). Without a given ``sha256`` the download was checked against the file's name."""
+    if file.sha256:
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        if not digest.startswith(file.sha256):
+            raise errors.CouldNotOpenFileError(
+                f"The cached pretrained weights {path} of {file.architecture} have the SHA-256 {digest}, which "
+                f"does not start with {file.sha256} as the architecture gives: the file is damaged or is not "
+                "the published one.",
+                hint=f"Delete {path}; the next run downloads it again (or `visionblocks weights fetch "
+                     f"{file.architecture}`).")
+    return path
 
 
 def download(source: str, path: Path, sha256_prefix: str | None, progress: Progress | None = None) -> Path:
@@ -160,8 +220,8 @@ def download(source: str, path: Path, sha256_prefix: str | None, progress: Progr
             out.flush()
             os.fsync(out.fileno())
         if not digest.startswith(sha256_prefix):
-            raise _TransferFailed(f"its SHA-256 is {digest}, which does not start with {sha256_prefix} as its name "
-                                  "says: the file is damaged or is not the published one")
+            raise _TransferFailed(f"its SHA-256 is {digest}, which does not start with {sha256_prefix} as expected: "
+                                  "the file is damaged or is not the published one")
         os.replace(temp, path)
     except _TransferFailed as exc:
         raise errors.CouldNotOpenFileError(

@@ -1,10 +1,7 @@
-"""Built-in plugin: the gettext catalogs of the built-in modules (``translations/``)."""
-
-from pathlib import Path
+"""Built-in plugin: the gettext catalogs of the built-in modules (package data ``visionblocks.translations``)."""
 
 import visionblocks
-
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+from visionblocks.docs.catalog import TRANSLATIONS
 
 
 @visionblocks.hookimpl

@@ -1,9 +1,10 @@
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
+
+from plugin_helpers import install_fake_dist
 
 import visionblocks.plugin_host as plugin_host
 
@@ -13,17 +14,6 @@ os.environ.setdefault("VISIONBLOCKS_QUIET", "1")
 # No test reaches the internet: a missing pretrained weights file is an error, never a download.
 # tests/test_weights.py turns downloads on against its own server on 127.0.0.1.
 os.environ["VISIONBLOCKS_OFFLINE"] = "1"
-
-
-def install_fake_dist(site: Path, module_file: Path, dist: str = "toy-plugin", ep_name: str = "toy") -> Path:
-    """Install ``module_file`` as a package with a ``visionblocks`` entry point into ``site``."""
-    site.mkdir(parents=True, exist_ok=True)
-    shutil.copy(module_file, site / module_file.name)
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[visionblocks]\n{ep_name} = {module_file.stem}\n")
-    return site
 
 
 @pytest.fixture

@@ -44,11 +44,13 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
 
 
-def start(args: list[str], log: Path) -> Server:
-    """Run ``python <args>``; return once it announces its address (or fail with its log)."""
+def start(args: list[str], log: Path, command: list[str] | None = None, **popen) -> Server:
+    """Run ``python <args>`` (or ``command + args``, with ``popen``'s cwd/env); return once it
+    announces its address (or fail with its log)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as err:
-        process = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=err, text=True)
+        process = subprocess.Popen([*(command or [sys.executable]), *args], stdout=subprocess.PIPE, stderr=err,
+                                   text=True, **popen)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S

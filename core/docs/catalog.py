@@ -20,6 +20,7 @@ the headers, so running the command twice changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Iterable
 
@@ -29,7 +30,9 @@ import yaml
 from visionblocks.docs.i18n import DOMAIN, TRANSLATED, error_messages, module_messages, ui_messages
 from visionblocks.spec import ModuleSpec
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
+# The built-in catalogs, found as package data: the top-level translations/ in an editable install
+# (where `docs extract` writes, the source of truth), site-packages/visionblocks/translations in a wheel.
+TRANSLATIONS = Path(str(files("visionblocks.translations")))
 GLOSSARY = TRANSLATIONS / "glossary.yaml"
 WRAP = 100
 
@@ -51,6 +54,8 @@ class Message:
         kind = self.context.rsplit(".", 1)[-1]
         if ".result." in self.context:  # e.g. score-image-model.result.label: a column, not a port
             return "Description of an output column or file named in the context; keep the name itself."
+        if ".choice." in self.context:  # e.g. apply-image-transformation.param.mode.choice.For training
+            return "Display name of an option value, shown next to the value users type (the English text)."
         if ".example." in self.context:
             return "Text of an example; the example's code stays in English, identical in every language."
         if self.context.startswith("ui."):
@@ -149,14 +154,23 @@ def catalog_paths(folder: Path = TRANSLATIONS, languages: Iterable[str] = TRANSL
 
 
 def render_catalogs(messages: list[Message], folder: Path = TRANSLATIONS,
-                    languages: Iterable[str] = TRANSLATED, use_glossary: bool = True) -> dict[Path, str]:
-    """The text of the template and of every language's catalog after an update, by path."""
+                    languages: Iterable[str] = TRANSLATED, use_glossary: bool = True,
+                    plugin: str | None = None) -> dict[Path, str]:
+    """The text of the template and of every language's catalog after an update, by path.
+    ``plugin``: the catalogs are a third-party plugin's own (their headers say so)."""
     pot = build_template(messages)
+    command = f"`visionblocks docs extract --plugin {plugin}`"
+    if plugin:
+        pot.header = f"Template of the catalogs of the visionblocks plugin {plugin}, written by {command}; do not edit."
     result = {folder / f"{DOMAIN}.pot": str(pot)}
     for lang, path in catalog_paths(folder, languages).items():
         old = polib.pofile(str(path), wrapwidth=WRAP) if path.is_file() else None
         names = official_names(lang) if use_glossary else None
-        result[path] = str(update_catalog(pot, old, lang, names))
+        po = update_catalog(pot, old, lang, names)
+        if plugin:
+            po.header = (f"The {lang} translation of the module pages of the visionblocks plugin {plugin}.\n"
+                         f"Updated by {command}, which keeps every translation.")
+        result[path] = str(po)
     return result
 
 

@@ -33,6 +33,18 @@ def add_commands(sub) -> None:
     e.add_argument("--out", type=Path, default=None, help="folder of the catalogs (default: translations/)")
     e.set_defaults(func=cmd_extract)
 
+    t = dsub.add_parser("test", help="render a plugin's module pages in every language and run their examples")
+    t.add_argument("plugin", nargs="+", help="the plugin's entry-point name or package name")
+    t.add_argument("--pytest-args", default="", metavar="ARGS",
+                   help="more pytest options, as one string (for example \"-x -q\")")
+    t.set_defaults(func=cmd_test)
+
+    s = dsub.add_parser("site", help="write a plugin's own five-language MkDocs site (mkdocs build --strict)")
+    s.add_argument("--plugin", required=True, help="the plugin's entry-point name or package name")
+    s.add_argument("--out", type=Path, required=True, help="folder of the site's project (mkdocs.yml, docs/)")
+    s.add_argument("--site-name", default=None, help="the site's title (default: the plugin's name)")
+    s.set_defaults(func=cmd_site)
+
 
 def cmd_describe(args) -> None:
     from visionblocks.docs.describe import describe_text
@@ -61,15 +73,10 @@ def cmd_generate(args) -> int:
 
 def cmd_extract(args) -> int:
     from visionblocks.docs import catalog
-    from visionblocks.plugin_host import get_registry
+    from visionblocks.docs.plugin_docs import plugin_specs
 
     if args.plugin:
-        specs = [s for s in get_registry() if s.plugin == args.plugin]
-        if not specs:
-            plugins = sorted({s.plugin for s in get_registry()})
-            print(f"No module is registered by plugin {args.plugin!r}; plugins with modules: {', '.join(plugins)}",
-                  file=sys.stderr)
-            return 2
+        specs = plugin_specs(args.plugin)  # its entry-point or package name; an unknown one is error 0008
         if args.out is None:
             print("--plugin needs --out: the folder of that plugin's catalogs", file=sys.stderr)
             return 2
@@ -77,7 +84,7 @@ def cmd_extract(args) -> int:
     else:
         messages, use_glossary = catalog.collect(catalog.builtin_specs()), True
     folder = args.out or catalog.TRANSLATIONS
-    rendered = catalog.render_catalogs(messages, folder, use_glossary=use_glossary)
+    rendered = catalog.render_catalogs(messages, folder, use_glossary=use_glossary, plugin=args.plugin)
     if args.check:
         stale = [f"out of date: {path}" for path in catalog.out_of_date(rendered)]
         if _report_stale(stale, "Run `visionblocks docs extract` to update the catalogs."):
@@ -98,3 +105,35 @@ def _report_stale(problems: list[str], advice: str) -> bool:
     if problems:
         print(advice, file=sys.stderr)
     return bool(problems)
+
+
+def cmd_test(args) -> int:
+    """pytest on the plugin's rendered pages alone, with the kit registered directly (so it works
+    when pytest's plugin autoloading is off) and an empty configuration (the current project's
+    pytest settings do not apply to these pages)."""
+    import shlex
+    import shutil
+
+    import pytest
+
+    from visionblocks.docs.pytest_plugin import PluginPages
+
+    kit = PluginPages(args.plugin)
+    try:
+        ini = kit.folder / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
+        return int(pytest.main(["-c", str(ini), "--rootdir", str(kit.folder), "-p", "no:cacheprovider",
+                                *shlex.split(args.pytest_args), str(kit.folder)], plugins=[kit]))
+    finally:
+        shutil.rmtree(kit.folder, ignore_errors=True)
+
+
+def cmd_site(args) -> int:
+    from visionblocks.docs.site import write_site
+
+    written = write_site(args.plugin, args.out, args.site_name)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"site of plugin {args.plugin} in {args.out} ({len(written)} files changed); "
+          f"build it with: cd {args.out} && mkdocs build --strict")
+    return 0

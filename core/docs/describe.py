@@ -28,9 +28,14 @@ def describe_text(spec: ModuleSpec, lang: str = "en") -> str:
             if allowed:  # numeric ranges carry their own brackets; lists of values get them here
                 allowed = f" [{allowed}]" if prm.type in ("enum", "bool") else f" {allowed}"
             lines.append(f"  {prm.name} ({prm.type}{allowed}, {default} {prm.default!r}): "
-                         f"{t(f'{p}.param.{prm.name}.label', prm.label)} — {t(f'{p}.param.{prm.name}.help', prm.help)}")
+                         f"{t(f'{p}.param.{prm.name}.label', prm.label)} — {_plain(t(f'{p}.param.{prm.name}.help', prm.help))}")
     if spec.errors:
         lines.append(f"{errs}{colon}")
         for err in spec.errors:
             lines.append(f"  {err.code:04d} {err.name}")
     return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    """Help text without the Markdown bold that marks labels on the docs pages (**Size**)."""
+    return text.replace("**", "")

@@ -35,6 +35,8 @@ def module_messages(spec: ModuleSpec) -> Iterator[tuple[str, str]]:
     for param in spec.params:
         yield f"{p}.param.{param.name}.label", param.label
         yield f"{p}.param.{param.name}.help", param.help
+        for value in choices_with_display_names(param):
+            yield choice_context(spec.id, param.name, value), value
     for column, text in spec.results:
         yield f"{p}.result.{column}", text
     for i, note in enumerate(spec.notes, 1):
@@ -46,6 +48,24 @@ def module_messages(spec: ModuleSpec) -> Iterator[tuple[str, str]]:
         for k, (is_code, text) in enumerate(example_parts(example)):
             if not is_code:
                 yield f"{p}.example.{i}.{k}", text
+
+
+def choices_with_display_names(param) -> tuple[str, ...]:
+    """The values of an enum parameter that get a display name per language (``For training`` is
+    "Para entrenamiento" in Spanish): the fixed choices a module defines. Choices looked up at run
+    time (:class:`visionblocks.spec.DynamicChoices`, architectures a plugin may add) are names of
+    things, shown as typed."""
+    from visionblocks.spec import DynamicChoices
+
+    if param.type != "enum" or isinstance(param.choices, DynamicChoices):
+        return ()
+    return tuple(str(value) for value in param.choices)
+
+
+def choice_context(module_id: str, param_name: str, value: str) -> str:
+    """``apply-image-transformation.param.mode.choice.For training``: the English text is the value
+    a user types, the translation its display name in that language."""
+    return f"{module_id}.param.{param_name}.choice.{value}"
 
 
 # A fenced block: an opening fence (``` or ~~~, any info string) up to the same fence on its own line.

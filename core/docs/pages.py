@@ -23,11 +23,13 @@ from typing import Iterable
 import jinja2
 
 from visionblocks import ports
-from visionblocks.docs.i18n import LANGUAGES, Translator, error_context, example_parts
-from visionblocks.spec import ModuleSpec, Param, Port
+from visionblocks.docs.i18n import (LANGUAGES, Translator, choices_with_display_names, error_context,
+                                    example_parts)
+from visionblocks.spec import DynamicChoices, ModuleSpec, Param, Port
 
-REPO = Path(__file__).resolve().parents[2]
-MODULES_DIR = REPO / "docs" / "modules"
+# Where `docs generate` writes by default: docs/modules of the project in the current directory
+# (the repository's root for this site); nothing is found through where the package is installed.
+MODULES_DIR = Path("docs", "modules")
 INDEX = "index"
 # Third line of every generated file (after the title, which MkDocs only takes from a leading
 # heading); also how generated files of removed modules are recognised for deletion.
@@ -115,7 +117,7 @@ def _generated_files(folder: Path) -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.PackageLoader("visionblocks.docs", "templates"),  # package data, editable or wheel
         autoescape=False,  # Markdown, not HTML: the filters below do Markdown's escaping
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -258,8 +260,27 @@ class _PageRenderer:
             rows.append({"label": self.text(spec, f"param.{param.name}.label", param.label), "name": param.name,
                          "description": description,
                          "facts": self.t.ui("param.facts", type=_code(param.type), default=_default_text(param),
-                                            allowed=_allowed_text(param))})
+                                            allowed=self.allowed_text(spec, param))})
         return rows
+
+    def allowed_text(self, spec: ModuleSpec, param: Param) -> str:
+        """The allowed values as typed, each enum value followed by its display name in this language
+        when that differs (`` `For training` (Para entrenamiento) ``)."""
+        shown = []
+        for value in choices_with_display_names(param):
+            display = self.text(spec, f"param.{param.name}.choice.{value}", value)
+            shown.append(_code(value) if display == value else f"{_code(value)} ({display})")
+        if shown:
+            return ", ".join(shown)
+        if isinstance(param.choices, DynamicChoices):  # an architecture another plugin added is marked
+            return ", ".join(self.marked(spec, value, param.choices.added_by(value)) for value in param.choices)
+        return _allowed_text(param)
+
+    def marked(self, spec: ModuleSpec, value: str, plugin: str) -> str:
+        """``value`` as code, followed by the plugin that added it when that is not the module's own."""
+        if not plugin or plugin == spec.plugin:
+            return _code(value)
+        return f"{_code(value)} {self.t.ui('added_by', plugin=_code(plugin))}"
 
     def related(self, spec: ModuleSpec) -> list[tuple[str, list[str]]]:
         """(phrase key, links): what feeds this module and what it feeds (from the port types), then

@@ -55,7 +55,9 @@ UI_TEXT = {
     # Cell texts.
     "optional": "optional",
     "required": "Required.",
-    "enabled_by": "Used only when {parameter} is on.",
+    "enabled_by": "Used only when **{parameter}** is on.",
+    # After an allowed value (an architecture) that another plugin than the module's added.
+    "added_by": "(added by the plugin {plugin})",
     # The line under a parameter's description.
     "param.facts": "Type: {type} · Default: {default} · Allowed values: {allowed}",
     # Related modules.

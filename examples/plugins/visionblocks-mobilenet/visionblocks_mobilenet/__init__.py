@@ -1,0 +1,1 @@
+"""visionblocks-mobilenet: MobileNet image classification for visionblocks (an example plugin)."""

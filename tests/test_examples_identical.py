@@ -3,14 +3,13 @@
 Only prose is translated. What runs must be the same, in the same order, so that a test passing in
 one language means the same thing in all of them: every region that the docs' own Sybil parsers
 find (``python`` fences and their ``>>>`` examples, ``invisible-code-block``/``code-block``
-directives, ``skip`` and ``clear-namespace``; docs/conftest.py ``PARSERS``), and what a reader
+directives, ``skip`` and ``clear-namespace``; visionblocks.docs.page_tests ``PARSERS``), and what a reader
 copies without it running (bash, JSON, YAML, TOML and other fenced blocks).
 """
 
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import re
 from pathlib import Path
 
@@ -24,11 +23,10 @@ _SUFFIXED = re.compile(r"\.(es|pt|ru|fr)\.md$")
 
 
 def _docs_parsers() -> list:
-    """The parsers docs/conftest.py gives Sybil (loaded from the file, as pytest loads it)."""
-    spec = importlib.util.spec_from_file_location("docs_conftest_parsers", DOCS / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.PARSERS
+    """The parsers the docs pages run with (docs/conftest.py and the doc-test kit use the same)."""
+    from visionblocks.docs.page_tests import PARSERS
+
+    return PARSERS
 
 
 # Fenced blocks that do not run but that readers copy: every language but python (whose fences

@@ -7,13 +7,22 @@ STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: demo test setup site serve-docs docs translations clean
+.PHONY: demo test setup site serve-docs docs translations clean studio-page
 
-$(STAMP): pyproject.toml
+# The example plugin is installed next to visionblocks, as a plugin user would: its MobileNet pages
+# are part of the site (`visionblocks docs generate`) and its examples part of the docs tests.
+# The studio's page (`visionblocks studio`) is built from studio/frontend/ with its locked npm
+# dependencies into core/studio/static/ (neither node_modules nor the bundle is committed).
+$(STAMP): pyproject.toml examples/plugins/visionblocks-mobilenet/pyproject.toml studio/frontend/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[docs,test,mlflow,onnx]'
+	$(PY) -m pip install --quiet -e '.[docs,test,mlflow,onnx]' -e examples/plugins/visionblocks-mobilenet
 	bash scripts/install-system-deps.sh
+	$(MAKE) studio-page
 	touch $(STAMP)
+
+# The studio's page alone, after editing studio/frontend/src/.
+studio-page:
+	cd studio/frontend && npm ci --no-audit --no-fund && npm run build
 
 setup: $(STAMP)
 

@@ -17,20 +17,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser_helpers import headless_chromium
 from docs_site import LANGUAGES, REPO, built_site
 from visionblocks.docs.i18n import Translator
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 MODULE = "score-image-model"
 SPANISH_TITLE = "Puntuación del modelo de imagen"
 FRENCH_TITLE = "Scorer un modèle d'image"
@@ -82,16 +79,8 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian's chromium and chromedriver are not installed (scripts/install-system-deps.sh)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
+    with headless_chromium(1280, 1000) as driver:
+        yield driver
 
 
 def _screenshot(driver, name: str) -> Path:

@@ -33,7 +33,8 @@ UI_TEXT = {
     # Short explanations under the headings.
     "intro.ports": "Pipelines, the command line and the Python API refer to ports and parameters by their name.",
     "intro.example": "The examples on this page run as tests in every language of the site; the lines that do "
-                     "not start with `>>>` or `...` are the expected output.",
+                     "not start with `>>>` or `...` are the expected output. They write their files into the "
+                     "current folder, so run them in an empty one.",
     "intro.errors": "When an input or a parameter is not valid, the module stops and reports one of these "
                     "errors. The command line prints the code and the name, and `error_info.json` in the output "
                     "folder records them.",

@@ -5,8 +5,9 @@ port types refused and the extra node undone, the toy plugin's module (registere
 only) dragged from the palette with its form, the pipeline run to the end with Evaluate Model's
 accuracy on the page, Explain, the outputs of Convert to Image Directory (class counts and
 thumbnails), Train PyTorch Model (curve) and Evaluate Model (table, charts, report) looked at, the
-page switched to Russian, the file saved and run by ``visionblocks run``. Screenshots are kept in
-test-output/studio/.
+page switched to Russian, the file saved and run by ``visionblocks run``; then a long training
+cancelled, a Run refused for a missing input and a node failing with its code and hint.
+Screenshots are kept in test-output/studio/.
 """
 
 from __future__ import annotations
@@ -151,6 +152,12 @@ item.dispatchEvent(new DragEvent("dragend", {bubbles: true, dataTransfer: data})
 """
 
 
+def _overlap(a, b) -> bool:
+    """Whether two WebElement rects (x, y, width, height) share any area."""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
 def _drag(driver, source, target):
     """A connection drawn with the mouse, from an output handle to an input handle."""
     actions = ActionChains(driver)
@@ -193,6 +200,9 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     ActionChains(driver).double_click(
         driver.find_element(By.CSS_SELECTOR, '.vb-palette-item[data-module="split-image-directory"]')).perform()
     _wait(driver, lambda d: len(_css(d, ".react-flow__node")) == 10)
+    added = _node(driver, "split_image_directory").rect
+    assert not any(_overlap(added, node.rect) for node in _css(driver, ".react-flow__node")
+                   if node.get_attribute("data-id") != "split_image_directory")  # no port hidden under it
     source = _node(driver, "resnet").find_element(By.CSS_SELECTOR, '.react-flow__handle[data-handleid="untrained_model"]')
     target = _node(driver, "split_image_directory").find_element(
         By.CSS_SELECTOR, '.react-flow__handle[data-handleid="input_image_directory"]')
@@ -279,3 +289,41 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     assert after == before
     assert (workspace / "digits-pipeline.layout.json").is_file() and "layout" not in after
     assert main(["run", str(pipeline), "--out", str(workspace / "run")]) == 0  # everything reused
+
+
+def test_cancel_and_a_failed_node_in_the_studio(studio, browser, tmp_path):
+    """Cancel stops a long training; a refused Run leaves its notice only until the next Run; a node
+    that fails while running shows its code and hint on the canvas, in its panel and over the page."""
+    driver = browser
+    driver.get(f"{studio}/?lang=en")
+    _wait(driver, lambda d: len(_css(d, ".react-flow__node")) == 9)
+
+    # A training long enough never to end by itself here, cancelled once it is under way.
+    _select_node(driver, "train")
+    _type(driver, "param-epochs", "1000")
+    driver.find_element(By.NAME, "run").click()
+    _wait(driver, lambda d: _node(d, "train").find_element(By.CSS_SELECTOR, ".vb-node").get_attribute("data-state")
+          == "running", RUN_WAIT)
+    driver.find_element(By.NAME, "cancel").click()
+    _wait(driver, lambda d: _css(d, '[data-run-state="cancelled"]'), RUN_WAIT)
+    assert driver.find_element(By.NAME, "run").is_enabled() and not driver.find_element(By.NAME, "cancel").is_enabled()
+    _screenshot(driver, "cancelled-en.png")
+
+    # A path that does not exist: the run is refused before it starts, with the designer's code.
+    _select_node(driver, "convert")
+    _type(driver, "input-input_dataset", str(tmp_path / "missing"))
+    driver.find_element(By.NAME, "run").click()
+    refused = _wait(driver, lambda d: _css(d, '[data-testid="notice"]'))[0]
+    assert refused.text.startswith("0003 ") and "missing" in refused.text
+
+    # A folder with no image: Convert to Image Directory fails while running, with code and hint.
+    (tmp_path / "notes.txt").write_text("no image here", encoding="utf-8")
+    _type(driver, "input-input_dataset", str(tmp_path))
+    driver.find_element(By.NAME, "run").click()
+    _wait(driver, lambda d: _css(d, '[data-run-state="failed"]'), RUN_WAIT)
+    assert not _css(driver, '[data-testid="notice"]')  # the refusal of the run before is gone
+    assert _node(driver, "convert").find_element(By.CSS_SELECTOR, ".vb-node").get_attribute("data-state") == "failed"
+    panel = driver.find_element(By.CSS_SELECTOR, '[data-testid="node-error"]').text
+    assert panel.startswith("0021 TooFewRowsInDataset") and "notes.txt" in panel and "What to do:" in panel
+    assert driver.find_element(By.CSS_SELECTOR, '[data-testid="run-error"]').text.startswith("0021 TooFewRowsInDataset: ")
+    _screenshot(driver, "failed-node-en.png")

@@ -137,7 +137,13 @@ export default function App() {
     const taken = new Set(nodes.map((n) => n.id));
     let id = base;
     for (let i = 2; taken.has(id); i++) id = `${base}_${i}`;
-    setNodes((current) => [...current, { id, type: "module", position: position || { x: 80, y: 80 },
+    // A double-clicked module goes under the lowest node, not on top of the pipeline's first one
+    // (where it hid that node's ports), one column in: input handles at the canvas's edge make a
+    // connection drag auto-pan the view.
+    const below = nodes.length ? { x: Math.min(...nodes.map((n) => n.position.x)) + 250,
+                                   y: Math.max(...nodes.map((n) => n.position.y + (n.measured?.height ?? 100))) + 40 }
+      : { x: 80, y: 80 };
+    setNodes((current) => [...current, { id, type: "module", position: position || below,
                                          data: { module: moduleId, params: {}, inputs: {} } }]);
     setSelected(id);
   }, [nodes, remember, setNodes]);
@@ -274,6 +280,7 @@ export default function App() {
   const runPipeline = useCallback(async () => {
     setExplanation(null);
     setRunError(null);
+    setNotice(null); // a refusal of an earlier Run would otherwise stay on screen over this run
     try {
       await api.run(toDocument(meta, nodes, edges), lang);
     } catch (exc) {
@@ -345,7 +352,8 @@ export default function App() {
       )}
       {runError && (
         <div className="vb-notice vb-notice-error" data-testid="run-error">
-          <strong>{runError.code} {runError.name}</strong>: {runError.detail} {runError.hint && <em>{t["error.hint"]}: {runError.hint}</em>}
+          {/* One span: the notice is a flex row, and code, detail and hint are one sentence. */}
+          <span><strong>{runError.code} {runError.name}</strong>: {runError.detail} {runError.hint && <em>{t["error.hint"]}: {runError.hint}</em>}</span>
         </div>
       )}
       <div className="vb-main">

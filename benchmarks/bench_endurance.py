@@ -24,7 +24,6 @@ import asyncio
 import base64
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +34,8 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_service import digit_pngs, make_model  # noqa: E402
+from bench_service import digit_pngs, make_model, start  # noqa: E402
 
-READY = "visionblocks: scoring service ready at "
 PROBABILITY = "Scored Probabilities_"
 BAD_SHARE = 0.1
 # Offline and served scores use one model, transform and precision; only the batch an image
@@ -86,17 +84,6 @@ def bad_request(rng: random.Random, pngs: list[bytes]) -> tuple[str, dict, list[
 
 
 # -- the server ------------------------------------------------------------------------------------
-def start_server(model: Path, precision: str, log: Path) -> tuple[subprocess.Popen, str]:
-    with open(log, "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "visionblocks", "serve", str(model), "--port", "0",
-                                    "--precision", precision, "--log-level", "warning"],
-                                   stdout=subprocess.PIPE, stderr=err, text=True)
-    for line in process.stdout:
-        if line.startswith(READY):
-            return process, line[len(READY):].strip()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
-
-
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -179,7 +166,7 @@ def main() -> int:
         model = args.model or make_model(Path(tmp) / "model", args.size, 10)
         pngs = digit_pngs(args.size)
         reference, classes = offline_probabilities(model, pngs, args.precision)
-        process, url = start_server(model, args.precision, Path(tmp) / "server.log")
+        process, url = start(model, Path(tmp) / "server.log", "--precision", args.precision)
         try:
             warm = argparse.Namespace(**{**vars(args), "requests": args.warmup, "seed": args.seed + 1})
             asyncio.run(run(url, pngs, reference, classes, warm))

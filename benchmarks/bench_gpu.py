@@ -33,14 +33,15 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as classic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_score import write_photos  # noqa: E402 - the shared photo set
+# the shared photo set, timed engine epoch and module pass, and turns
+from bench_score import best_turns, visionblocks_pass, write_photos  # noqa: E402
+from bench_train import visionblocks_epoch  # noqa: E402
 
 import visionblocks as vb  # noqa: E402
 from visionblocks.data.loading import default_num_workers  # noqa: E402
 from visionblocks.data.transforms import IMAGENET_MEAN, IMAGENET_STD, write_transformation_directory  # noqa: E402
 from visionblocks.device import resolve_device  # noqa: E402
 from visionblocks.learn import models  # noqa: E402
-from visionblocks.learn.train import TrainConfig, train  # noqa: E402
 
 SIZE = 224
 
@@ -81,12 +82,9 @@ def plain_train_epoch(photos: Path, arch: str, batch_size: int, workers: int, de
 
 def visionblocks_train_epoch(image_dir: Path, arch: str, batch_size: int, precision: str, out: Path,
                              device: torch.device) -> float:
-    """images/s of one epoch of the engine, decoding into memory included."""
-    cfg = TrainConfig(epochs=1, batch_size=batch_size, learning_rate=0.01, seed=1, precision=precision,
-                      print_frequency=10**9)
-    result = train(cfg, models.untrained_config(arch, pretrained=False), image_dir, None, out, device)
-    row = result.history[0]
-    return row["images_per_second"] * row["seconds"] / (row["seconds"] + result.prepare_seconds)
+    """images/s of one epoch of the engine (bench_train's, lr 0.01, seed 1), decoding into memory included."""
+    return visionblocks_epoch(image_dir, models.untrained_config(arch, pretrained=False), batch_size, 0.01, 1,
+                              precision, out, device)
 
 
 def plain_score_pass(photos: Path, model: torch.nn.Module, batch_size: int, workers: int,
@@ -100,25 +98,6 @@ def plain_score_pass(photos: Path, model: torch.nn.Module, batch_size: int, work
             seen += len(images)
     _sync(device)
     return seen / (time.perf_counter() - start)
-
-
-def visionblocks_score_pass(model_dir: Path, image_dir: Path, batch_size: int, precision: str, out: Path,
-                            count: int, device: torch.device) -> float:
-    start = time.perf_counter()
-    vb.run_module("score-image-model", inputs={"trained_model": model_dir, "dataset": image_dir},
-                  params={"precision": precision, "batch_size": batch_size}, out=out, device=str(device))
-    return count / (time.perf_counter() - start)
-
-
-def _turns(sides: dict, repeat: int) -> dict[str, float]:
-    for run in sides.values():  # warm-up: page cache, cuDNN autotuning, imports
-        run()
-    rates: dict[str, list[float]] = {name: [] for name in sides}
-    for turn in range(repeat):
-        for name, run in sides.items():
-            rates[name].append(run())
-            print(f"  turn {turn + 1} {name:<30} {rates[name][-1]:9.1f} images/s", flush=True)
-    return {name: max(values) for name, values in rates.items()}
 
 
 def main() -> None:
@@ -150,7 +129,7 @@ def main() -> None:
           f"plain loader workers: {workers}")
 
     print("training, one epoch per turn:")
-    train_rates = _turns({
+    train_rates = best_turns({
         "plain torchvision (fp32)": lambda: plain_train_epoch(photos, args.arch, args.batch_size, workers, device),
         "visionblocks fp32": lambda: visionblocks_train_epoch(image_dir, args.arch, args.batch_size, "fp32",
                                                               work / "train-fp32", device),
@@ -162,12 +141,12 @@ def main() -> None:
     visionblocks_train_epoch(image_dir, args.arch, args.batch_size, "fp32", model_dir, device)
     plain_model = models.load_trained(model_dir).model.to(device).eval()
     print("scoring, one pass over the photos per turn:")
-    score_rates = _turns({
+    score_rates = best_turns({
         "plain torchvision (fp32)": lambda: plain_score_pass(photos, plain_model, args.batch_size, workers, device),
-        "visionblocks fp32": lambda: visionblocks_score_pass(model_dir, image_dir, args.batch_size, "fp32",
-                                                             work / "score-fp32", args.images, device),
-        "visionblocks auto": lambda: visionblocks_score_pass(model_dir, image_dir, args.batch_size, "auto",
-                                                             work / "score-auto", args.images, device),
+        "visionblocks fp32": lambda: visionblocks_pass(model_dir, image_dir, args.batch_size, "fp32",
+                                                       work / "score-fp32", args.images, device=str(device)),
+        "visionblocks auto": lambda: visionblocks_pass(model_dir, image_dir, args.batch_size, "auto",
+                                                       work / "score-auto", args.images, device=str(device)),
     }, args.repeat)
 
     print()

@@ -25,19 +25,11 @@ from pathlib import Path
 
 import torch
 
-import visionblocks as vb
 from visionblocks.learn import export
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_score import SIZE, photo_arguments, photo_setup  # noqa: E402 - bench_score's photos and model
-
-
-def module_pass(model: Path, image_dir: Path, batch_size: int, runtime: str, out: Path, count: int) -> float:
-    """images/s of the Score Image Model module, end to end."""
-    start = time.perf_counter()
-    vb.run_module("score-image-model", inputs={"trained_model": model, "dataset": image_dir},
-                  params={"precision": "fp32", "batch_size": batch_size, "runtime": runtime}, out=out, device="cpu")
-    return count / (time.perf_counter() - start)
+# bench_score's photos, model, timed module pass and turns
+from bench_score import SIZE, best_turns, photo_arguments, photo_setup, visionblocks_pass  # noqa: E402
 
 
 def main() -> None:
@@ -48,19 +40,14 @@ def main() -> None:
     export_seconds = time.perf_counter() - start
 
     sides = {
-        "torch fp32": lambda: module_pass(model_dir, image_dir, args.batch_size, "torch", work / "torch", args.images),
-        "onnxruntime": lambda: module_pass(exported, image_dir, args.batch_size, "onnx", work / "onnx", args.images),
+        "torch fp32": lambda: visionblocks_pass(model_dir, image_dir, args.batch_size, "fp32", work / "torch",
+                                                args.images, runtime="torch"),
+        "onnxruntime": lambda: visionblocks_pass(exported, image_dir, args.batch_size, "fp32", work / "onnx",
+                                                 args.images, runtime="onnx"),
     }
     print(f"{args.images} JPEG photos of about 500x375 -> {SIZE}x{SIZE}, resnet18, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads; export took {export_seconds:.1f} s", flush=True)
-    for run in sides.values():  # warm-up: file cache, kernels, the onnxruntime session's first runs
-        run()
-    best = {name: 0.0 for name in sides}
-    for round_ in range(args.repeat):
-        for name, run in sides.items():
-            rate = run()
-            best[name] = max(best[name], rate)
-            print(f"  pass {round_ + 1}: {name:<12} {rate:7.1f} images/s", flush=True)
+    best = best_turns(sides, args.repeat)
     ratio = best["onnxruntime"] / best["torch fp32"]
     print(f"\ntorch fp32   {best['torch fp32']:7.1f} images/s\nonnxruntime  {best['onnxruntime']:7.1f} images/s"
           f"  {ratio:4.2f}x torch fp32")

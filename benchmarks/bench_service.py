@@ -59,10 +59,13 @@ def digit_pngs(size: int, count: int = 50) -> list[bytes]:
     return out
 
 
-def start(model: Path, max_batch: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start(model: Path, log: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """``visionblocks serve model`` on a free port with ``options`` (stderr into ``log``): the process
+    and its address, once it is ready (also used by bench_endurance.py)."""
     command = [sys.executable, "-m", "visionblocks", "serve", str(model), "--port", "0", "--log-level", "warning",
-               "--max-batch", str(max_batch)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True)
+               *options]
+    with open(log, "wb") as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
     deadline = time.monotonic() + 120
     for line in process.stdout:  # the server prints its address once it is ready
         if line.startswith(READY):
@@ -93,7 +96,7 @@ def main() -> None:
     model = make_model(work / "model", args.size, args.classes)
     images = digit_pngs(args.size)
     sides = {"micro-batching": 32, "one image per pass": 1}
-    servers = {name: start(model, max_batch, work / f"{max_batch}.log") for name, max_batch in sides.items()}
+    servers = {name: start(model, work / f"{max_batch}.log", "--max-batch", str(max_batch)) for name, max_batch in sides.items()}
     results: dict[str, list[dict]] = {name: [] for name in sides}
     try:
         for name, (_process, url) in servers.items():  # warm-up: first-call allocations, thread pools

@@ -70,11 +70,11 @@ def plain_epoch(raw: Path, batch_size: int, workers: int, lr: float, seed: int, 
 
 
 def visionblocks_epoch(image_dir: Path, untrained: dict, batch_size: int, lr: float, seed: int, precision: str,
-                       out: Path) -> float:
+                       out: Path, device="cpu") -> float:
     """images/s of one epoch of the engine, decoding into memory included."""
     cfg = TrainConfig(epochs=1, batch_size=batch_size, learning_rate=lr, seed=seed, precision=precision,
                       print_frequency=10**9)
-    result = train(cfg, untrained, image_dir, None, out, "cpu")
+    result = train(cfg, untrained, image_dir, None, out, device)
     row = result.history[0]
     seen = row["images_per_second"] * row["seconds"]
     return seen / (row["seconds"] + result.prepare_seconds)

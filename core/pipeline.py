@@ -53,7 +53,7 @@ from visionblocks.events import RunInfo, RunSettings, emit
 from visionblocks.params import validate_params
 from visionblocks.progress import Progress
 from visionblocks.registry import Registry, UnknownModuleError
-from visionblocks.runner import run_spec
+from visionblocks.runner import node_info, run_spec
 from visionblocks.spec import ModuleSpec, Port
 
 LOCK_FILE = ".lock"
@@ -360,8 +360,8 @@ class Pipeline:
                 sync.announce(node_id, run=not decision.reuse)
             if decision.reuse:
                 say.log(f"{node_id} ({spec.id}): reused cached output")
-                emit("visionblocks_node_finished", run=run, node=_node_info(node, spec, out, decision.params),
-                     status="reused", error=None)
+                emit("visionblocks_node_finished", run=run, status="reused", error=None,
+                     node=node_info(node.id, spec, decision.params, out / node.id))
             else:
                 say.log(f"{node_id} ({spec.id}): running ({decision.why})")
                 record = self._run_node(node, spec, out, decision, device, say, run)
@@ -439,16 +439,6 @@ class Pipeline:
             if edge.target == node.id:
                 sources[edge.target_port] = Source(f"{edge.source}.{edge.source_port}", edge.source, edge.source_port)
         return sources
-
-
-
-
-def _node_info(node: Node, spec: ModuleSpec, out: Path, params: dict):
-    """What the run hooks see of a node (the runner builds the same for a node that runs)."""
-    from visionblocks.events import NodeInfo
-
-    return NodeInfo(node.id, spec.id, params, out / node.id, {p.name: out / node.id / p.name for p in spec.outputs},
-                    {p.name: p.type for p in spec.outputs})
 
 
 def _settings_changed(record: dict, settings: RunSettings) -> list["Reason"]:

@@ -111,41 +111,31 @@ def reset() -> None:
 
 
 def get_registry() -> Registry:
-    with _host.lock:
-        loaded = _load()
-        if loaded.registry is None:
-            loaded.registry = _build_registry(loaded.manager)
-        return loaded.registry
-
-
-def _build_registry(pm: pluggy.PluginManager) -> Registry:
-    return _fill(Registry(), pm.hook.visionblocks_register_modules)
-
-
-def _fill(registry, hook):
-    # Call each implementation on its own so the registry knows which plugin registered what
-    # (needed for the duplicate-name error and for `visionblocks plugins`).
-    for impl in hook.get_hookimpls():  # registration order
-        impl.function(register=functools.partial(registry.register, plugin=impl.plugin_name))
-    return registry
+    return _built("registry", Registry, "visionblocks_register_modules")
 
 
 def get_architectures() -> ArchitectureRegistry:
     """Every registered architecture (``visionblocks_register_architectures``), by name."""
-    with _host.lock:
-        loaded = _load()
-        if loaded.architectures is None:
-            loaded.architectures = _fill(ArchitectureRegistry(), loaded.manager.hook.visionblocks_register_architectures)
-        return loaded.architectures
+    return _built("architectures", ArchitectureRegistry, "visionblocks_register_architectures")
 
 
 def get_transforms() -> TransformRegistry:
     """Every registered transform operation (``visionblocks_register_transforms``), by name."""
+    return _built("transforms", TransformRegistry, "visionblocks_register_transforms")
+
+
+def _built(field: str, empty: type, hook_name: str):
+    """The registry kept in ``_Loaded.<field>``, filled from ``hook_name`` on first use (a duplicate
+    name fails there). Each implementation is called on its own so the registry knows which plugin
+    registered what (needed for the duplicate-name error and for ``visionblocks plugins``)."""
     with _host.lock:
         loaded = _load()
-        if loaded.transforms is None:
-            loaded.transforms = _fill(TransformRegistry(), loaded.manager.hook.visionblocks_register_transforms)
-        return loaded.transforms
+        if getattr(loaded, field) is None:
+            registry = empty()
+            for impl in getattr(loaded.manager.hook, hook_name).get_hookimpls():  # registration order
+                impl.function(register=functools.partial(registry.register, plugin=impl.plugin_name))
+            setattr(loaded, field, registry)
+        return getattr(loaded, field)
 
 
 class PluginSubparsers:

@@ -168,8 +168,7 @@ def _run(spec, inputs, params, out: Path, device, progress, workdir: Path, run: 
         values = dict(params) if validated else validate_params(spec, params)
         checked = check_inputs(spec, inputs or {})
         final = {port.name: workdir / port.name for port in spec.outputs}
-        node = NodeInfo(node_id or spec.id, spec.id, values, out, {p.name: out / p.name for p in spec.outputs},
-                        {p.name: p.type for p in spec.outputs})
+        node = node_info(node_id or spec.id, spec, values, out)
         if publish:
             emit("visionblocks_node_started", run=run, node=node)
         with contextlib.ExitStack() as stack:
@@ -193,6 +192,12 @@ def _run(spec, inputs, params, out: Path, device, progress, workdir: Path, run: 
     if publish:
         emit("visionblocks_node_finished", run=run, node=node, status="ran", error=None)
     return ModuleResult(spec.id, final, time.perf_counter() - start, ctx.settings_read)
+
+
+def node_info(node_id: str, spec: ModuleSpec, params: dict[str, Any], out: Path) -> NodeInfo:
+    """What the run hooks see of a node whose folder is ``out``."""
+    return NodeInfo(node_id, spec.id, params, out, {p.name: out / p.name for p in spec.outputs},
+                    {p.name: p.type for p in spec.outputs})
 
 
 def _record_error(out: Path, exc: Exception) -> None:

@@ -1,9 +1,9 @@
 """Built-in plugin: the gettext catalogs of the built-in modules (package data ``visionblocks.translations``)."""
 
 import visionblocks
-from visionblocks.docs.catalog import TRANSLATIONS
+from visionblocks.translations import FOLDER
 
 
 @visionblocks.hookimpl
 def visionblocks_translation_dirs():
-    return [TRANSLATIONS]
+    return [FOLDER]

@@ -22,22 +22,22 @@ AUTO_LANGUAGE = "auto"  # Evaluate Model's report: the run's language
 # -- Score Image Model ----------------------------------------------------------------------------
 def run_score(ctx) -> None:
     from visionblocks.imagedir import ImageDirectory
-    from visionblocks.learn.distributed import process_group
+    from visionblocks.learn.distributed import init_distributed
     from visionblocks.learn.onnx_runtime import make_scorer
     from visionblocks.learn.score import score_directory
     from visionblocks.progress import Progress
 
     p = ctx.params
     # Under torchrun every rank joins first: the model and images are read once rank 0 has them.
-    with process_group(ctx.device) as job:
-        progress = ctx.progress if job.rank == 0 else Progress(quiet=True)
-        scorer = make_scorer(p["runtime"], ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
-        directory = ImageDirectory.load(ctx.inputs["dataset"], "Dataset")
-        how = "its own transformation" if directory.transform else "the model's transformation for inference"
-        where = f"{job.world_size} processes" if job.distributed else str(scorer.device)
-        progress.log(f"{scorer.config.get('architecture')} with {len(scorer.classes)} classes through {p['runtime']} "
-                     f"on {where}, {scorer.precision.reason}; {len(directory)} images through {how}")
-        summary = score_directory(scorer, directory, ctx.outputs["scored_dataset"], p["batch_size"], progress)
+    job = init_distributed(ctx.device)
+    progress = ctx.progress if job.rank == 0 else Progress(quiet=True)
+    scorer = make_scorer(p["runtime"], ctx.inputs["trained_model"], ctx.device, p["precision"], p["batch_size"])
+    directory = ImageDirectory.load(ctx.inputs["dataset"], "Dataset")
+    how = "its own transformation" if directory.transform else "the model's transformation for inference"
+    where = f"{job.world_size} processes" if job.distributed else str(scorer.device)
+    progress.log(f"{scorer.config.get('architecture')} with {len(scorer.classes)} classes through {p['runtime']} "
+                 f"on {where}, {scorer.precision.reason}; {len(directory)} images through {how}")
+    summary = score_directory(scorer, directory, ctx.outputs["scored_dataset"], p["batch_size"], progress)
     progress.log(f"scored {summary.rows} images in {summary.seconds:.1f} s "
                  f"({summary.images_per_second:.1f} images/s)")
 

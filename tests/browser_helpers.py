@@ -29,3 +29,12 @@ def headless_chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def save_screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
+    """The window as ``folder/name`` (under test-output/, for a person to look at afterwards)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path

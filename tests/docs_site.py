@@ -74,3 +74,8 @@ def nav_pages(items: list | None = None) -> list[str]:
         target = next(iter(item.values())) if isinstance(item, dict) else item
         found.extend(nav_pages(target) if isinstance(target, list) else [target])
     return found
+
+
+def untranslated_module_page(path: Path) -> bool:
+    """A module page of a plugin without catalogs: it shows the English text, and says so."""
+    return path.parent.name == "modules" and '!!! warning "' in path.read_text(encoding="utf-8").split("##", 1)[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-READY = "visionblocks: scoring service ready at "
+READY = "visionblocks: {what} ready at "  # what serve and studio print once ready, the address after it
 START_TIMEOUT_S = 90.0
 
 
@@ -44,9 +44,11 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
 
 
-def start(args: list[str], log: Path, command: list[str] | None = None, **popen) -> Server:
+def start(args: list[str], log: Path, command: list[str] | None = None, what: str = "scoring service",
+          **popen) -> Server:
     """Run ``python <args>`` (or ``command + args``, with ``popen``'s cwd/env); return once it
-    announces its address (or fail with its log)."""
+    announces itself as ``what`` and its address (or fail with its log)."""
+    ready = READY.format(what=what)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as err:
         process = subprocess.Popen([*(command or [sys.executable]), *args], stdout=subprocess.PIPE, stderr=err,
@@ -59,8 +61,8 @@ def start(args: list[str], log: Path, command: list[str] | None = None, **popen)
             line = lines.get(timeout=0.2)
         except queue.Empty:
             continue
-        if line.startswith(READY):
-            return Server(line[len(READY):].strip(), process, log)
+        if line.startswith(ready):
+            return Server(line[len(ready):].strip(), process, log)
     server = Server("", process, log)
     server.stop()
     raise RuntimeError(f"the server did not start: {' '.join(args)}\n{server.log_text()[-3000:]}")

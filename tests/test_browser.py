@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser_helpers import headless_chromium
+from browser_helpers import headless_chromium, save_screenshot
 from docs_site import LANGUAGES, REPO, built_site
 from visionblocks.docs.i18n import Translator
 
@@ -83,14 +83,6 @@ def browser():
         yield driver
 
 
-def _screenshot(driver, name: str) -> Path:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    path = OUTPUT / name
-    driver.save_screenshot(str(path))
-    print(f"screenshot: {path}")
-    return path
-
-
 def _title(driver) -> str:
     return driver.find_element(By.CSS_SELECTOR, "article h1").text
 
@@ -99,7 +91,7 @@ def test_spanish_page_title_and_switch_to_french(browser, server):
     browser.get(f"{server}/es/modules/{MODULE}/")
     assert _title(browser) == SPANISH_TITLE
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
-    _screenshot(browser, f"{MODULE}.es.png")
+    save_screenshot(browser, OUTPUT, f"{MODULE}.es.png")
 
     # The switcher is a hover menu in the header: point at it, then pick Français.
     switcher = browser.find_element(By.CSS_SELECTOR, ".md-header__option .md-select")
@@ -110,7 +102,7 @@ def test_spanish_page_title_and_switch_to_french(browser, server):
     WebDriverWait(browser, WAIT).until(lambda d: urlparse(d.current_url).path.startswith("/fr/"))
     assert urlparse(browser.current_url).path == f"/fr/modules/{MODULE}/"
     assert _title(browser) == FRENCH_TITLE
-    _screenshot(browser, f"{MODULE}.fr.png")
+    save_screenshot(browser, OUTPUT, f"{MODULE}.fr.png")
 
 
 def test_russian_search_finds_the_module_page_and_only_russian_pages(browser, server):
@@ -121,7 +113,7 @@ def test_russian_search_finds_the_module_page_and_only_russian_pages(browser, se
     results = WebDriverWait(browser, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item > a"))
     paths = [unquote(urlparse(a.get_attribute("href")).path) for a in results]
-    _screenshot(browser, "search.ru.png")
+    save_screenshot(browser, OUTPUT, "search.ru.png")
     assert paths[0] == f"/ru/modules/{MODULE}/", paths
     assert all(path.startswith("/ru/") for path in paths), paths
 
@@ -141,7 +133,7 @@ def test_a_missing_address_shows_the_not_found_page_of_its_language(browser, ser
     # The theme's styles loaded although the page is served at an address of any depth.
     header = browser.find_element(By.CSS_SELECTOR, "header.md-header")
     assert header.size["height"] > 0 and header.value_of_css_property("position") in ("sticky", "fixed")
-    _screenshot(browser, f"404.{lang}.png")
+    save_screenshot(browser, OUTPUT, f"404.{lang}.png")
 
 
 def _parameter_descriptions(driver) -> list:
@@ -156,7 +148,7 @@ def test_parameter_descriptions_have_room_on_a_laptop_and_a_phone(browser, serve
     widths = [d.size["width"] for d in descriptions]
     assert min(widths) >= 300, widths
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", descriptions[0])
-    _screenshot(browser, f"parameters.{lang}.1280.png")
+    save_screenshot(browser, OUTPUT, f"parameters.{lang}.1280.png")
     try:
         browser.set_window_size(390, 844)
         browser.get(f"{server}{_home(lang)}modules/{MODULE}/")
@@ -164,7 +156,7 @@ def test_parameter_descriptions_have_room_on_a_laptop_and_a_phone(browser, serve
         viewport = browser.execute_script("return document.documentElement.clientWidth")
         assert min(d.size["width"] for d in descriptions) >= 0.75 * viewport
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", descriptions[0])
-        _screenshot(browser, f"parameters.{lang}.390.png")
+        save_screenshot(browser, OUTPUT, f"parameters.{lang}.390.png")
     finally:
         browser.set_window_size(1280, 1000)
 
@@ -199,7 +191,7 @@ def test_copy_button_copies_the_code_of_an_example_without_prompts_or_output(bro
     # A real click: the browser copies only on a user's gesture, not on a script's click().
     ActionChains(browser).move_to_element(code).move_to_element(button).click().perform()
     copied = WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.__copied"))
-    _screenshot(browser, f"copy.{lang}.png")
+    save_screenshot(browser, OUTPUT, f"copy.{lang}.png")
     source = (REPO / "docs" / "modules" / (f"{MODULE}.md" if lang == "en" else f"{MODULE}.{lang}.md"))
     expected = _first_doctest_as_script(source.read_text(encoding="utf-8"))
     assert ">>>" not in copied[-1] and expected
@@ -214,6 +206,6 @@ def test_dark_mode_toggle(browser, server):
     assert toggle.get_attribute("title") in ("Включить тёмную тему", "Включить светлую тему")
     toggle.click()
     WebDriverWait(browser, WAIT).until(lambda d: body.get_attribute("data-md-color-scheme") != before)
-    _screenshot(browser, "dark-mode.ru.png")
+    save_screenshot(browser, OUTPUT, "dark-mode.ru.png")
     toggle = browser.find_element(By.CSS_SELECTOR, "form[data-md-component='palette'] label:not([hidden])")
     toggle.click()  # back, so the other tests' screenshots stay light

@@ -7,39 +7,22 @@ GPU machine together with the docs examples and benchmarks/bench_gpu.py.
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-import visionblocks as vb
+from pipeline_helpers import run_digits_pipeline, score_held_out
+
 from visionblocks.dataframe import read_dataframe
-from visionblocks.datasets import write_digits
-from visionblocks.pipeline import Pipeline
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "digits-pipeline.yaml"
 
 
 @pytest.fixture(scope="module")
 def gpu_run(tmp_path_factory):
     """examples/digits-pipeline.yaml as shipped, on all 1,797 digits, on the GPU (precision auto)."""
-    work = tmp_path_factory.mktemp("cuda-digits")
-    data = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
-    nodes = {node["id"]: node for node in data["nodes"]}
-    nodes["convert"]["inputs"]["input_dataset"] = str(write_digits(work / "digits"))
-    log = Pipeline.from_dict(data, base_dir=PIPELINE.parent).run(work / "run", device="cuda")
-    return work / "run", log
-
-
-def _score(run: Path, out: Path, precision: str, device: str):
-    result = vb.run_module("score-image-model", params={"precision": precision}, out=out, device=device,
-                           inputs={"trained_model": run / "train" / "trained_model",
-                                   "dataset": run / "apply_test" / "output_image_directory"})
-    return read_dataframe(result.outputs["scored_dataset"])
+    return run_digits_pipeline(tmp_path_factory.mktemp("cuda-digits"), device="cuda")
 
 
 def test_the_pipeline_trains_on_the_gpu_to_the_promised_accuracy(gpu_run):
@@ -54,8 +37,8 @@ def test_the_pipeline_trains_on_the_gpu_to_the_promised_accuracy(gpu_run):
 def test_half_precisions_agree_with_fp32_on_the_gpu(gpu_run, tmp_path, precision):
     """Autocast in bf16 and fp16 on the GPU: labels agree with fp32 on >= 99.5 % of the held-out
     digits, and the probabilities differ (the half precision really ran)."""
-    fp32 = _score(gpu_run[0], tmp_path / "fp32", "fp32", "cuda")
-    half = _score(gpu_run[0], tmp_path / precision, precision, "cuda")
+    fp32 = score_held_out(gpu_run[0], tmp_path / "fp32", "fp32", "cuda")
+    half = score_held_out(gpu_run[0], tmp_path / precision, precision, "cuda")
     assert np.mean(half["Scored Labels"].to_numpy() == fp32["Scored Labels"].to_numpy()) >= 0.995
     columns = [c for c in fp32.columns if c.startswith("Scored Probabilities_")]
     difference = np.abs(half[columns].to_numpy() - fp32[columns].to_numpy()).max()
@@ -63,8 +46,8 @@ def test_half_precisions_agree_with_fp32_on_the_gpu(gpu_run, tmp_path, precision
 
 
 def test_gpu_and_cpu_agree_in_fp32(gpu_run, tmp_path):
-    gpu = _score(gpu_run[0], tmp_path / "gpu", "fp32", "cuda")
-    cpu = _score(gpu_run[0], tmp_path / "cpu", "fp32", "cpu")
+    gpu = score_held_out(gpu_run[0], tmp_path / "gpu", "fp32", "cuda")
+    cpu = score_held_out(gpu_run[0], tmp_path / "cpu", "fp32", "cpu")
     assert np.mean(gpu["Scored Labels"].to_numpy() == cpu["Scored Labels"].to_numpy()) >= 0.995
 
 
@@ -87,7 +70,6 @@ def test_training_on_cuda_uses_channels_last():
 
 NCCL_WORKER = '''
 import sys
-from pathlib import Path
 
 import torch
 import torch.distributed as tdist

@@ -3,31 +3,20 @@
 promises and compares `bf16` (asked for explicitly, so on any CPU) and `auto` with `fp32` on the
 real held-out images."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
-import visionblocks as vb
+from pipeline_helpers import run_digits_pipeline, score_held_out
+
 from visionblocks.cli import main
 from visionblocks.dataframe import read_dataframe
-from visionblocks.datasets import write_digits
-from visionblocks.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow  # trains on all 1,797 digits
-
-PIPELINE = Path(__file__).resolve().parent.parent / "examples" / "digits-pipeline.yaml"
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("digits-pipeline")
-    data = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
-    nodes = {node["id"]: node for node in data["nodes"]}
-    nodes["convert"]["inputs"]["input_dataset"] = str(write_digits(work / "digits"))
-    log = Pipeline.from_dict(data, base_dir=PIPELINE.parent).run(work / "run")
-    return work / "run", log
+    return run_digits_pipeline(tmp_path_factory.mktemp("digits-pipeline"))
 
 
 def test_the_pipeline_runs_every_module_of_the_main_job(run):
@@ -50,17 +39,9 @@ def test_held_out_accuracy_and_report(run, capsys):
     assert "Overall_Accuracy" in printed and str((results / "report.html").resolve()) in printed
 
 
-def _score(run, out, precision):
-    trained = run / "train" / "trained_model"
-    held_out = run / "apply_test" / "output_image_directory"
-    result = vb.run_module("score-image-model", params={"precision": precision}, out=out,
-                           inputs={"trained_model": trained, "dataset": held_out})
-    return read_dataframe(result.outputs["scored_dataset"])
-
-
 @pytest.fixture(scope="module")
 def fp32_scores(run, tmp_path_factory):
-    return _score(run[0], tmp_path_factory.mktemp("fp32"), "fp32")
+    return score_held_out(run[0], tmp_path_factory.mktemp("fp32"), "fp32")
 
 
 def _probabilities(frame):
@@ -72,7 +53,7 @@ def test_bf16_agrees_with_fp32_on_any_cpu(run, fp32_scores, tmp_path):
     native bf16), so this compares the two number formats wherever the suite runs: Scored Labels
     agree on >= 99.5 % of the 360 held-out digits. The probabilities differ (bf16 keeps 8 bits of
     mantissa): had bf16 been ignored, they would be fp32's to the last bit."""
-    bf16 = _score(run[0], tmp_path, "bf16")
+    bf16 = score_held_out(run[0], tmp_path, "bf16")
     assert len(bf16) == len(fp32_scores) == 360
     assert np.mean(bf16["Scored Labels"].to_numpy() == fp32_scores["Scored Labels"].to_numpy()) >= 0.995
     difference = np.abs(_probabilities(bf16) - _probabilities(fp32_scores)).max()

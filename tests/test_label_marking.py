@@ -17,6 +17,7 @@ import polib
 import pytest
 import yaml
 
+from docs_site import untranslated_module_page
 from visionblocks.docs import catalog
 from visionblocks.docs.i18n import TRANSLATED, choices_with_display_names, module_messages
 
@@ -137,14 +138,9 @@ def _page_groups() -> list[list[Path]]:
         if english.name.count(".") != 1:
             continue
         group = [english] + [english.with_name(f"{english.stem}.{lang}.md") for lang in TRANSLATED]
-        if all(path.is_file() for path in group) and not any(_untranslated(path) for path in group):
+        if all(path.is_file() for path in group) and not any(untranslated_module_page(path) for path in group):
             groups.append(group)
     return groups
-
-
-def _untranslated(path: Path) -> bool:
-    """The module page of a plugin without catalogs: it shows the English text, and says so."""
-    return path.parent.name == "modules" and '!!! warning "' in path.read_text(encoding="utf-8").split("##", 1)[0]
 
 
 def _bold_labels(path: Path, lang: str) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from docs_site import untranslated_module_page
 from visionblocks.docs import catalog
 from visionblocks.docs.i18n import TRANSLATED
 
@@ -67,11 +68,6 @@ def _prose(path: Path) -> str:
     """A page without its code blocks and inline code (code is the same in every language), on one
     line, so that a name wrapped across two lines is still found."""
     return " ".join(_INLINE_CODE.sub("", _FENCE.sub("", path.read_text(encoding="utf-8"))).split())
-
-
-def _untranslated(path: Path) -> bool:
-    """A module page of a plugin without catalogs shows English text, and says so."""
-    return path.parent.name == "modules" and '!!! warning "' in path.read_text(encoding="utf-8").split("##", 1)[0]
 
 
 # -- the glossary against official-names.md ------------------------------------------------------
@@ -149,7 +145,7 @@ def test_no_retired_or_english_name_in_running_text(path, lang):
         for retired in (names.get("retired") or {}).get(lang, ()):
             if re.search(rf"(?<!\w){re.escape(retired)}(?!\w)", prose):
                 problems.append(f"{retired!r} is retired; write {names[lang]!r}")
-        if names["en"] != names[lang] and not _untranslated(path) and re.search(rf"\b{re.escape(names['en'])}\b", prose):
+        if names["en"] != names[lang] and not untranslated_module_page(path) and re.search(rf"\b{re.escape(names['en'])}\b", prose):
             problems.append(f"English {names['en']!r}; write {names[lang]!r}")
     assert not problems, f"{path.relative_to(REPO)}: " + "; ".join(problems)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 import pytest
 import yaml
 from plugin_helpers import install_fake_dist
+from service_helpers import start as start_server
 from fastapi.testclient import TestClient
 
 from visionblocks import errors
@@ -338,17 +338,10 @@ def test_the_studio_command_prints_its_address_and_serves(tmp_path):
     path = tmp_path / "toys.yaml"
     path.write_text(TOY_PIPELINE, encoding="utf-8")
     env = {**os.environ, "VISIONBLOCKS_STUDIO_KEY": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "visionblocks", "studio", str(path), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    studio = start_server(["-m", "visionblocks", "studio", str(path), "--port", "0"], tmp_path / "studio.log",
+                          what="studio", env=env)
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "ready at" in line:
-                break
-        url = re.search(r"http://127\.0\.0\.1:\d+", lines[-1]).group(0)
-        session = httpx.get(f"{url}/api/session", timeout=10).json()
+        session = httpx.get(f"{studio.url}/api/session", timeout=10).json()
         assert session["pipeline"] == str(path) and session["language"] == "en"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        studio.stop()

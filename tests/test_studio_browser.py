@@ -26,12 +26,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from browser_helpers import headless_chromium
+from browser_helpers import headless_chromium, save_screenshot
 from visionblocks import errors, plugin_host
 from visionblocks.cli import main
 from visionblocks.docs.i18n import Translator
 from visionblocks.plugin_host import get_registry
-from visionblocks.service.app import bind, url_of
+from visionblocks.service.serving import bind, url_of
 from visionblocks.studio.app import create_app
 from visionblocks.studio.settings import StudioSettings
 
@@ -99,19 +99,12 @@ def _wait(driver, condition, timeout=WAIT):
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.2).until(safe)
     except TimeoutException:
-        _screenshot(driver, "timeout.png")  # what the page showed instead
+        save_screenshot(driver, OUTPUT, "timeout.png")  # what the page showed instead
         raise
 
 
 def _css(driver, selector):
     return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def _screenshot(driver, name: str) -> Path:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    path = OUTPUT / name
-    driver.save_screenshot(str(path))
-    return path
 
 
 def _node(driver, node_id):
@@ -179,7 +172,7 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     alert = _wait(driver, lambda d: _css(d, '[data-param="fraction"] [data-code="0008"]'))[0]
     assert Translator("es").error_message(errors.NotInRangeValueError) in alert.text
     assert "El valor del parámetro no está en el intervalo especificado." in alert.text
-    _screenshot(driver, "param-error-es.png")
+    save_screenshot(driver, OUTPUT, "param-error-es.png")
     _type(driver, "param-fraction", "0.8")
     _wait(driver, lambda d: not _css(d, '[data-param="fraction"] [data-code]'))
 
@@ -230,7 +223,7 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     _wait(driver, lambda d: _css(d, '[data-run-state="done"], [data-run-state="failed"]'), RUN_WAIT)
     states = {node.get_attribute("data-id"): node.find_element(By.CSS_SELECTOR, ".vb-node").get_attribute("data-state")
               for node in _css(driver, ".react-flow__node")}
-    _screenshot(driver, "run-es.png")
+    save_screenshot(driver, OUTPUT, "run-es.png")
     assert set(states.values()) <= {"done", "reused"}, (states, _css(driver, '[data-testid="run-error"]')
                                                          and driver.find_element(By.CSS_SELECTOR, '[data-testid="run-error"]').text)
     accuracy = _node(driver, "evaluate").find_element(By.CSS_SELECTOR, '[data-metric="Overall_Accuracy"]').text
@@ -253,7 +246,7 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     _wait(driver, lambda d: all(img.get_property("naturalWidth") == 16 for img in _css(d, ".vb-thumb img")))
     captions = [caption.text for caption in _css(driver, ".vb-thumb figcaption")]
     assert sorted(set(captions)) == [str(digit) for digit in range(10)] and len(captions) == 40  # 4 of each class
-    _screenshot(driver, "preview-images-es.png")
+    save_screenshot(driver, OUTPUT, "preview-images-es.png")
     driver.find_element(By.NAME, "close-preview").click()
 
     # The trained model: its training curve; Evaluate Model's output: its table, charts and report.
@@ -266,7 +259,7 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     assert "Overall_Accuracy" in panel.find_element(By.CSS_SELECTOR, ".vb-dataframe thead").text
     _wait(driver, lambda d: len([img for img in _css(d, ".vb-charts img") if img.get_property("naturalWidth") > 0]) == 3)
     assert panel.find_element(By.PARTIAL_LINK_TEXT, "informe").get_attribute("href").endswith("report.html")
-    _screenshot(driver, "preview-evaluation-es.png")
+    save_screenshot(driver, OUTPUT, "preview-evaluation-es.png")
     driver.find_element(By.NAME, "close-preview").click()
 
     # Russian: the palette and the form labels change.
@@ -277,7 +270,7 @@ def test_the_digits_pipeline_in_the_studio(studio, browser, workspace):
     _wait(driver, lambda d: _label("split-image-directory", "ru", "fraction")
           in d.find_element(By.CSS_SELECTOR, '[data-param="fraction"]').text)
     assert driver.find_element(By.NAME, "save").text == "Сохранить"
-    _screenshot(driver, "form-ru.png")
+    save_screenshot(driver, OUTPUT, "form-ru.png")
 
     # Save: the file says what it said before, but for the one changed parameter, and run takes it.
     pipeline = workspace / "digits-pipeline.yaml"
@@ -307,7 +300,7 @@ def test_cancel_and_a_failed_node_in_the_studio(studio, browser, tmp_path):
     driver.find_element(By.NAME, "cancel").click()
     _wait(driver, lambda d: _css(d, '[data-run-state="cancelled"]'), RUN_WAIT)
     assert driver.find_element(By.NAME, "run").is_enabled() and not driver.find_element(By.NAME, "cancel").is_enabled()
-    _screenshot(driver, "cancelled-en.png")
+    save_screenshot(driver, OUTPUT, "cancelled-en.png")
 
     # A path that does not exist: the run is refused before it starts, with the designer's code.
     _select_node(driver, "convert")
@@ -326,4 +319,4 @@ def test_cancel_and_a_failed_node_in_the_studio(studio, browser, tmp_path):
     panel = driver.find_element(By.CSS_SELECTOR, '[data-testid="node-error"]').text
     assert panel.startswith("0021 TooFewRowsInDataset") and "notes.txt" in panel and "What to do:" in panel
     assert driver.find_element(By.CSS_SELECTOR, '[data-testid="run-error"]').text.startswith("0021 TooFewRowsInDataset: ")
-    _screenshot(driver, "failed-node-en.png")
+    save_screenshot(driver, OUTPUT, "failed-node-en.png")

@@ -20,7 +20,6 @@ the headers, so running the command twice changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Iterable
 
@@ -29,10 +28,11 @@ import yaml
 
 from visionblocks.docs.i18n import DOMAIN, TRANSLATED, error_messages, module_messages, ui_messages
 from visionblocks.spec import ModuleSpec
+from visionblocks.translations import FOLDER
 
 # The built-in catalogs, found as package data: the top-level translations/ in an editable install
 # (where `docs extract` writes, the source of truth), site-packages/visionblocks/translations in a wheel.
-TRANSLATIONS = Path(str(files("visionblocks.translations")))
+TRANSLATIONS = FOLDER
 GLOSSARY = TRANSLATIONS / "glossary.yaml"
 WRAP = 100
 

@@ -50,16 +50,14 @@ def render_site(plugin: str, site_name: str | None = None) -> dict[str, str]:
 def write_site(plugin: str, out: Path, site_name: str | None = None) -> list[Path]:
     """Write the site of ``plugin`` into ``out``; the files whose text changed."""
     rendered = render_site(plugin, site_name)
-    # Pages of modules the plugin no longer has go, like `docs generate` removes them.
-    for stale in pages.compare({name.removeprefix("docs/"): text for name, text in rendered.items()
-                                if name.startswith("docs/")}, out / "docs"):
-        if stale.problem == "extra":
-            (out / "docs" / stale.name).unlink()
-    written = []
+    docs = out / "docs"
+    # The pages as `docs generate` writes them: changed ones only, those of modules the plugin no longer has removed.
+    changes = pages.write_pages({name.removeprefix("docs/"): text for name, text in rendered.items()
+                                 if name.startswith("docs/")}, docs)
+    written = [docs / change.name for change in changes if change.problem != "extra"]
     for name, text in rendered.items():
         path = out / name
-        if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not name.startswith("docs/") and not (path.is_file() and path.read_text(encoding="utf-8") == text):
             path.write_text(text, encoding="utf-8")
             written.append(path)
     return written

@@ -15,7 +15,6 @@ training does; a group the caller already joined is used as it is.
 from __future__ import annotations
 
 import atexit
-import contextlib
 from typing import Iterator
 
 import numpy as np
@@ -45,23 +44,22 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
-@contextlib.contextmanager
-def process_group(device: torch.device) -> Iterator[Launch]:
-    """Run the block in torchrun's process group (see :func:`join_process_group`); a plain
-    process just runs it. Yields this process's :class:`~visionblocks.device.Launch`.
+def init_distributed(device: torch.device) -> Launch:
+    """Where this process stands in the torchrun job (rank 0 of 1 when not distributed), after
+    joining its process group (:func:`join_process_group`) when there is one.
 
-    Joining waits for every rank, so a rank that enters the block knows that rank 0 has finished
+    Joining waits for every rank, so a rank that returns from it knows that rank 0 has finished
     what it did before (for example publishing the model a pipeline's earlier node trained).
     """
     job = launch()
     if job.distributed:
-        join_process_group(device)
-    yield job
+        join_process_group(device)  # once per process: a pipeline's later modules share it
+    return job
 
 
-def join_process_group(device: torch.device) -> bool:
+def join_process_group(device: torch.device) -> None:
     """Join torchrun's process group (``nccl`` for a CUDA ``device``, else ``gloo``) unless this
-    process already has; True when it joined now.
+    process already has.
 
     A process joins once and leaves when it exits: the group is then shared by every module a
     pipeline runs in it. Leaving and joining again does not work under torchrun, because the
@@ -70,12 +68,11 @@ def join_process_group(device: torch.device) -> bool:
     import torch.distributed as tdist
 
     if tdist.is_initialized():
-        return False
+        return
     if device.type == "cuda":
         torch.cuda.set_device(local_device(device))
     tdist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     atexit.register(_leave_process_group)
-    return True
 
 
 def _leave_process_group() -> None:

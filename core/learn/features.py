@@ -1,12 +1,13 @@
 """The penultimate features of a frozen network: what a linear classifier learns from.
 
-A ResNet or DenseNet ends in one Linear layer (``fc`` or ``classifier``) on top of a pooled
-feature vector (512 values for resnet18, 2048 for resnet50, 1024 for densenet121). With the layer
-replaced by an identity, the network returns that vector. Features are computed once per image,
-with the network in eval mode (batch norms use their running statistics, as at scoring), under
-``torch.inference_mode``, in the run's precision, and with the same inference-time speed-ups as
-Score Image Model (:func:`visionblocks.learn.score.inference_model`: batch norms folded into the
-convolutions, channels_last). So the features a classifier is fitted on are the ones the saved
+A ResNet or DenseNet ends in one Linear layer (its architecture's registered ``head``: ``fc`` or
+``classifier``) on top of a pooled feature vector (512 values for resnet18, 2048 for resnet50,
+1024 for densenet121). With the layer replaced by an identity, the network returns that vector.
+Features are computed once per image, with the network in eval mode (batch norms use their
+running statistics, as at scoring), under ``torch.inference_mode``, in the run's precision, and
+with the same inference-time speed-ups as Score Image Model
+(:func:`visionblocks.learn.score.inference_model`: batch norms folded into the convolutions,
+channels_last). So the features a classifier is fitted on are the ones the saved
 model computes when it scores.
 
 Images go through their directory's transformation in inference mode: the random augmentation
@@ -15,6 +16,7 @@ steps are left out, because each image is seen once, exactly as scoring will see
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass
@@ -24,34 +26,39 @@ import torch
 
 from visionblocks import errors
 from visionblocks.data.loading import ImageDataset, make_loader
-from visionblocks.learn import precision as prec
+from visionblocks.learn import models, precision as prec
 from visionblocks.learn.score import inference_model
 from visionblocks.progress import Progress
 
-# Where torchvision's classification networks keep their last (Linear) layer.
+# Where torchvision's classification networks keep their last (Linear) layer: where it is looked
+# for when the architecture registers no ``head``.
 HEAD_ATTRIBUTES = ("fc", "classifier")
 
 
-def head_attribute(model: torch.nn.Module) -> str:
-    """The attribute name of ``model``'s final Linear layer (``fc`` for ResNet, ``classifier`` for
-    DenseNet); InvalidModelDirectory (0159) for a network without one."""
-    for name in HEAD_ATTRIBUTES:
-        if isinstance(getattr(model, name, None), torch.nn.Linear):
-            return name
+def head_path(model: torch.nn.Module, architecture: str | None = None) -> str:
+    """The dotted path of ``model``'s final Linear layer: the ``head`` its registered architecture
+    gives (``classifier.3`` for MobileNet V3), else ``fc`` (ResNet) or ``classifier`` (DenseNet);
+    InvalidModelDirectory (0159) for a network without one."""
+    registered = models.architecture_spec(architecture).head if architecture else None
+    paths = (registered,) if registered else HEAD_ATTRIBUTES
+    for path in paths:
+        with contextlib.suppress(AttributeError):
+            if isinstance(model.get_submodule(path), torch.nn.Linear):
+                return path
     raise errors.InvalidModelDirectoryError(
-        f"{type(model).__name__} has no final Linear layer named {' or '.join(HEAD_ATTRIBUTES)}; a linear "
+        f"{type(model).__name__} has no final Linear layer at {' or '.join(paths)}; a linear "
         "classifier cannot be placed on its features.")
 
 
-def head_of(model: torch.nn.Module) -> torch.nn.Linear:
-    return getattr(model, head_attribute(model))
+def head_of(model: torch.nn.Module, architecture: str | None = None) -> torch.nn.Linear:
+    return model.get_submodule(head_path(model, architecture))
 
 
-def backbone(model: torch.nn.Module) -> torch.nn.Module:
+def backbone(model: torch.nn.Module, architecture: str | None = None) -> torch.nn.Module:
     """A copy of ``model`` that returns its penultimate features (the head replaced by an identity),
     in eval mode and prepared for inference. ``model`` itself is left as it was."""
     headless = copy.deepcopy(model)
-    setattr(headless, head_attribute(headless), torch.nn.Identity())
+    headless.set_submodule(head_path(headless, architecture), torch.nn.Identity())
     return inference_model(headless.eval(), inplace=True)  # headless is already this function's own copy
 
 

@@ -211,7 +211,7 @@ def train_linear(cfg: LinearConfig, untrained: dict, train_dir: Path, val_dir: P
     torch.manual_seed(cfg.seed)  # the network's weights when it starts from random ones
     model = models.build_model(untrained, len(classes)).to(device).eval()
     check_input_size(model, input_size, untrained["architecture"], device)
-    network = feats.backbone(model)
+    network = feats.backbone(model, untrained["architecture"])
     progress.log(f"{untrained['architecture']} features of {len(inference_set)} training"
                  + (f" and {len(val_set)} validation" if val_set is not None else "")
                  + f" images; {device}, {precision.reason}")
@@ -241,16 +241,16 @@ def train_linear(cfg: LinearConfig, untrained: dict, train_dir: Path, val_dir: P
         progress.log(f"the {cfg.classifier} solver stopped at its iteration limit before converging; "
                      "a smaller C converges faster")
 
-    place_head(model, head)
+    place_head(model, head, untrained["architecture"])
     models.save_trained(out_dir, model, {**untrained, "input_size": input_size}, classes,
                         train_set.directory.transform)
     write_metrics(Path(out_dir), metrics)
     return LinearResult(metrics, head)
 
 
-def place_head(model: torch.nn.Module, head: LinearHead) -> None:
+def place_head(model: torch.nn.Module, head: LinearHead, architecture: str | None = None) -> None:
     """Put the folded classifier into the network's last Linear layer."""
-    layer = feats.head_of(model)
+    layer = feats.head_of(model, architecture)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(head.weight).to(layer.weight))
         layer.bias.copy_(torch.from_numpy(head.bias).to(layer.bias))

@@ -204,18 +204,10 @@ def _replace_head(model, spec: ArchitectureSpec, num_classes: int) -> None:
     """Put a fresh ``nn.Linear`` with ``num_classes`` outputs where ``spec.head`` points."""
     import torch
 
-    *parents, last = spec.head.split(".")
-    owner = model
-    for name in parents:
-        owner = owner[int(name)] if name.isdigit() else getattr(owner, name)
-    old = owner[int(last)] if last.isdigit() else getattr(owner, last)
+    old = model.get_submodule(spec.head)
     if not isinstance(old, torch.nn.Linear):
         raise TypeError(f"architecture {spec.name!r}: head {spec.head!r} is a {type(old).__name__}, not a Linear layer")
-    new = torch.nn.Linear(old.in_features, num_classes)
-    if last.isdigit():
-        owner[int(last)] = new
-    else:
-        setattr(owner, last, new)
+    model.set_submodule(spec.head, torch.nn.Linear(old.in_features, num_classes))
 
 
 def unwrap(model):
@@ -243,7 +235,7 @@ def load_untrained(folder: str | Path) -> dict:
     """The checked config of an UntrainedModelDirectory, or InvalidModelDirectory (0159)."""
     folder = Path(folder)
     ports.require_type(folder, ports.UNTRAINED_MODEL_DIRECTORY, "Untrained model", errors.InvalidModelDirectoryError)
-    config = _read_json(folder / CONFIG_FILE, folder)
+    config = read_json(folder / CONFIG_FILE, folder)
     if not isinstance(config, dict) or "architecture" not in config:
         raise errors.InvalidModelDirectoryError(
             f"{folder / CONFIG_FILE} does not name an architecture; it is not a PyTorch model made by ResNet or DenseNet.")
@@ -433,7 +425,8 @@ def _parse_classes(raw, folder: Path) -> list[str]:
     raise errors.InvalidModelDirectoryError(f"{folder / CLASSES_FILE} holds no class names.")
 
 
-def _read_json(path: Path, folder: Path):
+def read_json(path: Path, folder: Path):
+    """The JSON in ``path``, a file of the model directory ``folder``; 0159 when it is missing or broken."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

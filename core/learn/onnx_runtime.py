@@ -14,7 +14,6 @@ float64, as the Scorer computes them.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,9 +50,9 @@ class OnnxScorer:
         requested = torch.device(device) if isinstance(device, torch.device) else resolve_device(device)
         self.model_dir = Path(model_dir)
         folder = self._export_folder(self.model_dir)
-        self.classes: list[str] = _read_json(folder / models.CLASSES_FILE)
-        self.config: dict = {**_read_json(folder / models.CONFIG_FILE), "runtime": "onnx"}
-        self.transform_ops = _read_json(folder / ports.TRANSFORMS_FILE)
+        self.classes: list[str] = models.read_json(folder / models.CLASSES_FILE, folder)
+        self.config: dict = {**models.read_json(folder / models.CONFIG_FILE, folder), "runtime": "onnx"}
+        self.transform_ops = models.read_json(folder / ports.TRANSFORMS_FILE, folder)
         self.transform: Transform = build_transform(self.transform_ops)
         providers = _providers(requested, onnxruntime.get_available_providers())
         self.device = torch.device("cpu")  # onnxruntime takes its inputs from host memory on every provider
@@ -105,13 +104,6 @@ def _providers(device: torch.device, available: list[str]) -> list[str]:
     if device.type == "cuda" and "CUDAExecutionProvider" in available:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise errors.InvalidModelDirectoryError(f"{path} cannot be read: {exc}") from exc
 
 
 def make_scorer(runtime: str, model_dir, device=None, precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE):

@@ -199,12 +199,11 @@ class ScoredWriter:
         self.directory = directory
         self.labeled = directory.labeled
         self.classes = np.array(classes, dtype=object)
-        self.columns = [IDENTIFIER_COLUMN] + ([LABEL_COLUMN] if self.labeled else []) + [SCORED_LABELS] + \
-            [probability_column(c) for c in classes]
         fields = [pa.field(IDENTIFIER_COLUMN, pa.int64())] + \
             ([pa.field(LABEL_COLUMN, pa.string())] if self.labeled else []) + [pa.field(SCORED_LABELS, pa.string())] + \
             [pa.field(probability_column(c), pa.float64()) for c in classes]
         self.schema = pa.schema(fields)
+        self.columns = self.schema.names
         self.rows = 0
         self._writer = pq.ParquetWriter(path, self.schema)
 
@@ -248,24 +247,24 @@ def score_directory(scorer: Scorer, directory: ImageDirectory | str | Path, out:
         directory = ImageDirectory.load(directory, "Dataset")
     dataset = scoring_dataset(scorer, directory)
     start = time.perf_counter()
-    with distributed.process_group(scorer.device) as job:
-        shards = distributed.batch_shards(len(dataset), batch_size, job.world_size)
-        if job.rank != 0:
-            rows = _score_and_send(scorer, dataset, shards[job.rank], batch_size, num_workers)
-            return ScoreSummary(rows, directory.labeled, time.perf_counter() - start)
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        with ScoredWriter(out / DATA_FILE, directory, scorer.classes) as writer, \
-                progress.bar(len(dataset), "scoring") as bar:
-            for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers, shards[0]):
-                writer.write(indices, probs)
-                bar.advance(len(indices))
-            for rank in range(1, job.world_size):
-                shard = shards[rank]
-                received = distributed.receive_rows(rank, len(shard), len(scorer.classes), batch_size)
-                for first, probs in zip(shard[::batch_size], received):
-                    writer.write(range(first, first + len(probs)), probs)
-                    bar.advance(len(probs))
+    job = distributed.init_distributed(scorer.device)
+    shards = distributed.batch_shards(len(dataset), batch_size, job.world_size)
+    if job.rank != 0:
+        rows = _score_and_send(scorer, dataset, shards[job.rank], batch_size, num_workers)
+        return ScoreSummary(rows, directory.labeled, time.perf_counter() - start)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with ScoredWriter(out / DATA_FILE, directory, scorer.classes) as writer, \
+            progress.bar(len(dataset), "scoring") as bar:
+        for indices, probs in iter_scores(scorer, dataset, batch_size, num_workers, shards[0]):
+            writer.write(indices, probs)
+            bar.advance(len(indices))
+        for rank in range(1, job.world_size):
+            shard = shards[rank]
+            received = distributed.receive_rows(rank, len(shard), len(scorer.classes), batch_size)
+            for first, probs in zip(shard[::batch_size], received):
+                writer.write(range(first, first + len(probs)), probs)
+                bar.advance(len(probs))
     seconds = time.perf_counter() - start
     _write_scored_meta(out, writer, directory, scorer)
     return ScoreSummary(writer.rows, directory.labeled, seconds)

@@ -35,11 +35,11 @@ import torch
 from visionblocks import errors
 from visionblocks.learn import models, precision as prec
 from visionblocks.learn.conv_kernels import use_gemm_weight_gradient
-from visionblocks.learn.distributed import join_process_group
+from visionblocks.learn.distributed import init_distributed
 from visionblocks.learn.image_cache import DecodedImages
 from visionblocks.data.loading import ImageDataset
 from visionblocks.progress import Progress
-from visionblocks.device import Launch, launch
+from visionblocks.device import Launch
 from visionblocks.learn.train_data import keep_decoded, make_eval_loader, make_train_loader, open_datasets
 
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -90,15 +90,6 @@ class TrainState:
 
 
 # -- distributed -------------------------------------------------------------------------------
-
-def init_distributed(device: torch.device) -> Launch:
-    """Join the torchrun process group named by the environment, if there is one; where this
-    process stands in the job (rank 0 of 1 when not distributed)."""
-    job = launch()
-    if job.distributed:
-        join_process_group(device)  # once per process: a pipeline's later modules share it
-    return job
-
 
 def distributed_device(device: torch.device, dist: Launch) -> torch.device:
     """One GPU per process: the local rank picks it."""

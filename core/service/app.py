@@ -9,7 +9,6 @@ OpenAPI description hold nothing secret. No route uploads or replaces a model.
 
 from __future__ import annotations
 
-import socket
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from visionblocks import __version__
 from visionblocks.service import handlers, openapi, routes
 from visionblocks.service.dependencies import Service, digest
 from visionblocks.service.metrics import MetricsMiddleware
+from visionblocks.service.serving import announce, serve
 from visionblocks.service.settings import HOST, PORT, TOP_K, Batching, Limits
 
 __all__ = ["Batching", "Limits", "create_app", "run"]
@@ -54,9 +54,7 @@ def _paths(app: FastAPI) -> set[str]:
 async def _lifespan(app: FastAPI):
     batcher = app.state.service.batcher
     batcher.start()
-    url = getattr(app.state, "url", None)
-    if url:
-        print(f"visionblocks: scoring service ready at {url}", flush=True)
+    announce(app, "scoring service")
     try:
         yield
     finally:
@@ -82,29 +80,9 @@ def _add_offline_docs(app: FastAPI) -> None:
 
 
 # -- running -----------------------------------------------------------------------------------------
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0 = any free port), bound before the server starts, so the real
-    address can be printed and nothing else can take the port meanwhile."""
-    family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def run(app: FastAPI, host: str = HOST, port: int = PORT, log_level: str = "info", access_log: bool = False) -> None:
     """Serve ``app`` until SIGINT/SIGTERM; requests in flight then finish (within their timeout)
     before the worker stops."""
-    import uvicorn
-
-    sock = bind(host, port)
-    app.state.url = url_of(sock)
     limits: Limits = app.state.service.limits
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
-                            timeout_graceful_shutdown=int(limits.timeout_s) + 5)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(app, host, port, log_level=log_level, access_log=access_log,
+          timeout_graceful_shutdown=int(limits.timeout_s) + 5)

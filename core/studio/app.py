@@ -24,6 +24,7 @@ from visionblocks.docs.i18n import Translator
 from visionblocks.messages import LANGUAGES
 from visionblocks.service.limits import body_too_large, check_content_length
 from visionblocks.service.problems import Rejected, UnauthorizedError
+from visionblocks.service.serving import announce, serve
 from visionblocks.service.settings import Limits
 from visionblocks.studio import modules, routes
 from visionblocks.studio.dependencies import Studio
@@ -56,9 +57,7 @@ def create_app(settings: StudioSettings) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    url = getattr(app.state, "url", None)
-    if url:
-        print(f"visionblocks: studio ready at {url}", flush=True)
+    announce(app, "studio")
     try:
         yield
     finally:
@@ -138,12 +137,5 @@ async def _answer(scope, receive, send, exc: Rejected) -> None:
 def run(app: FastAPI, host: str, port: int, log_level: str = "warning") -> None:
     """Serve ``app`` until SIGINT/SIGTERM, on a socket bound first (``--port 0``: the real address
     is printed)."""
-    import uvicorn
-
-    from visionblocks.service.app import bind, url_of
-
-    sock = bind(host, port)
-    app.state.url = url_of(sock)
     # The page's event stream stays open: one second of grace, then the server stops.
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=1)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(app, host, port, log_level=log_level, timeout_graceful_shutdown=1)

@@ -61,7 +61,7 @@ def to_data(document: dict) -> dict:
     return data
 
 
-def _plain(data: Any) -> Any:
+def plain(data: Any) -> Any:
     """``data`` as YAML would read it back (so a document compares equal to a file's content)."""
     return json.loads(json.dumps(data, default=str))
 
@@ -92,7 +92,7 @@ def render(document: dict, original: str | None = None) -> str:
     data = to_data(document)
     if original is not None:
         try:
-            same = _plain(to_data(from_data(yaml.safe_load(original)))) == _plain(data)
+            same = plain(to_data(from_data(yaml.safe_load(original)))) == plain(data)
         except (yaml.YAMLError, errors.ModuleError):
             same = False
         if same:
@@ -105,7 +105,7 @@ def check_graph(document: dict) -> None:
     """What no canvas makes and no later edit can mend: a node id used twice, an edge to a node
     that is not there (0039, as ``run`` says it). A draft — an input not connected yet, a value out
     of range — is saved: the run refuses it until it is finished."""
-    Pipeline.from_dict(_plain(to_data(document)))
+    Pipeline.from_dict(plain(to_data(document)))
     ids = [node["id"] for node in document["nodes"]]
     for node_id in ids:
         if ids.count(node_id) > 1:
@@ -116,16 +116,18 @@ def check_graph(document: dict) -> None:
                 raise errors.PipelineError(f"An edge names unknown node '{end}'.")
 
 
-def save(path: Path, document: dict) -> None:
+def save(path: Path, document: dict) -> str:
     """Write the pipeline file and its layout side file, each atomically (a crash mid-save leaves
-    the previous file, never half of one)."""
+    the previous file, never half of one); return the pipeline file's text."""
     check_graph(document)
     try:
         original = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         original = None
-    _write(path, render(document, original))
+    text = render(document, original)
+    _write(path, text)
     _write(layout_path(path), json.dumps(document.get("layout") or {}, indent=1, sort_keys=True) + "\n")
+    return text
 
 
 def _write(path: Path, text: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from visionblocks import errors
-from visionblocks.docs.i18n import Translator
+from visionblocks.docs.i18n import Translator, choice_context
 from visionblocks.params import check, coerce
 from visionblocks.spec import ModuleSpec, Param, Port
 
@@ -33,7 +33,7 @@ def _param(spec: ModuleSpec, param: Param, tr: Translator) -> dict:
     context = f"{spec.id}.param.{param.name}"
     # An option's display name: the catalog's, when a plugin gives one; else the value itself
     # (the designer shows its option values untranslated, and so do the module pages).
-    choices = [{"value": str(choice), "label": tr(f"{context}.choice.{choice}", str(choice))}
+    choices = [{"value": str(choice), "label": tr(choice_context(spec.id, param.name, choice), str(choice))}
                for choice in param.choices]
     return {"name": param.name, "type": param.type, "label": tr(f"{context}.label", param.label),
             "help": tr(f"{context}.help", param.help), "default": param.default, "choices": choices,

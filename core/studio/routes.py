@@ -110,13 +110,13 @@ def save(body: SaveRequest, studio: StudioDep) -> SaveAnswer:
         raise errors.NullOrEmptyError("This pipeline has no file yet.", hint="Give a file name to save it as.")
     path = Path(target).expanduser()
     document = body.document.model_dump()
-    files.save(path, document)
+    text = files.save(path, document)
     studio.settings.pipeline = path
-    return SaveAnswer(path=str(path), layout_path=str(files.layout_path(path)), text=path.read_text(encoding="utf-8"))
+    return SaveAnswer(path=str(path), layout_path=str(files.layout_path(path)), text=text)
 
 
 def _pipeline(document: Document, studio: Studio) -> tuple[Pipeline, dict]:
-    data = json.loads(json.dumps(files.to_data(document.model_dump()), default=str))
+    data = files.plain(files.to_data(document.model_dump()))
     base = studio.settings.pipeline.parent if studio.settings.pipeline else Path.cwd()
     return Pipeline.from_dict(data, base_dir=base), data
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionblocks import errors
+from visionblocks.studio.worker import describe_error
 
 FINAL_STATES = ("done", "failed", "cancelled")
 
@@ -102,9 +103,8 @@ class RunManager:
         if run.cancelled:
             final = {"event": "run", "state": "cancelled"}
         elif final is None:
-            final = {"event": "run", "state": "failed", "error": {
-                "code": "1000", "name": "LibraryException", "class": "LibraryError", "hint": "",
-                "detail": f"The run's worker process ended with exit code {run.process.returncode}."}}
+            final = {"event": "run", "state": "failed", "error": describe_error(errors.LibraryError(
+                f"The run's worker process ended with exit code {run.process.returncode}."))}
         self._send(run, {**final, "run": run.number})
 
     def _send(self, run: Run, event: dict) -> None:

@@ -49,11 +49,11 @@ class Forwarder:
 
 
 def describe_error(exc: BaseException) -> dict:
-    if isinstance(exc, errors.ModuleError):
-        return {"code": exc.code_str, "name": exc.name, "class": type(exc).__name__, "detail": exc.message,
-                "hint": exc.hint or ""}
-    return {"code": "1000", "name": "LibraryException", "class": "LibraryError",
-            "detail": f"{type(exc).__name__}: {exc}", "hint": ""}
+    """A failure as an event carries it; anything not a designer error is a LibraryError (1000)."""
+    if not isinstance(exc, errors.ModuleError):
+        exc = errors.LibraryError(f"{type(exc).__name__}: {exc}")
+    return {"code": exc.code_str, "name": exc.name, "class": type(exc).__name__, "detail": exc.message,
+            "hint": exc.hint or ""}
 
 
 def main() -> int:

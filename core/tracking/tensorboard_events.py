@@ -15,6 +15,7 @@ it nothing is written and nothing is imported.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -25,6 +26,7 @@ _SCOPES = ("epoch", "batch")
 _EVENT_FILES = "events.out.tfevents.*"
 
 
+@functools.cache  # asked on every metric of a node while no writer is open: once is enough
 def available() -> bool:
     try:
         return importlib.util.find_spec("tensorboard") is not None
